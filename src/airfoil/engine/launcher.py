@@ -30,6 +30,7 @@ from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
 from airfoil.engine._scope_gate import SHARED, ScopeGate
 from airfoil.engine.graph import FlatNode, GraphCache
+from airfoil.store._taken import execution_taken
 from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name
 
@@ -148,12 +149,7 @@ class Launcher:
                 _exists(self.meta, exec_id) or self.meta.name_taken(project, domain, exec_id)
             )
         if taken:
-            shown = name or exec_id
-            raise ConflictError(
-                f"an execution named {shown!r} already exists in project {project!r} "
-                f"({domain}): choose another --name, or `airfoil executions resume {shown}` "
-                "to continue it"
-            )
+            raise execution_taken(project, domain, name or exec_id)
         graph = self.graphs.graph(spec)
         self._check_capacity(graph, project, executor or self.executor)
         self._check_secrets(graph, project)

@@ -11,10 +11,12 @@ routes write and read the records it keeps (they ask no replica anything).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import msgspec
@@ -25,6 +27,7 @@ from airfoil.core.resources import ResourceSpec, parse_memory
 from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
 from airfoil.server._drift import pool_reports
+from airfoil.server._model_key import ModelKeyError
 from airfoil.server._supervisor import Supervisor
 from airfoil.store.artifacts import ArtifactStore, check_artifact_name
 from airfoil.store.deployments import Deployment
@@ -40,6 +43,8 @@ from airfoil.wire._deployments import (
 )
 
 __all__ = ["ROLES", "deploy", "deployment_out", "deployment_router", "drift", "pooled_drift"]
+
+log = logging.getLogger("airfoil.server.deployments")
 
 deployment_router = APIRouter()
 ROLES: dict[tuple[str, str], str] = {}
@@ -245,7 +250,8 @@ def post_deployment(
         supervisor.ray.backend()  # a ConfigError now if Ray Serve is not installed
     deployment = deploy(store, project, body, time.time(), on, check=_checker(supervisor))
     if supervisor is not None:
-        supervisor.reconcile()  # the processes start now, not at the next pass
+        with _told_without_path(f"deployment {project}/{deployment.name} was deployed"):
+            supervisor.reconcile()  # the processes start now, not at the next pass
         deployment = _get(store, project, deployment.name)
     return deployment_out(deployment)
 
@@ -293,7 +299,8 @@ def get_deployment_key(
 ) -> DeploymentKey:
     found = _get(store, project, name)
     holder = getattr(request.app.state, "model_key", None)
-    server_key = holder.current() if holder is not None else None
+    with _told_without_path(f"the key of deployment {found.project}/{found.name} was asked"):
+        server_key = holder.current() if holder is not None else None
     response.headers["Cache-Control"] = "no-store"  # no cache keeps a key
     scope = key_scope(found.project, found.name)
     return DeploymentKey(
@@ -302,3 +309,15 @@ def get_deployment_key(
         key=deployment_key(server_key, scope) if server_key else None,
         urls=[m.url for m in deployment_out(found).members],
     )
+
+
+@contextmanager
+def _told_without_path(what: str) -> Iterator[None]:
+    """The server's model key cannot be used (``model.key`` unreadable, open to others...):
+    the caller is told the problem and who fixes it, without the server's file-system path;
+    the server's log keeps the path and the fix, for the operator."""
+    try:
+        yield
+    except ModelKeyError as exc:
+        log.error("%s: %s", what, exc)
+        raise ConfigError(exc.public) from None

@@ -28,12 +28,33 @@ from collections.abc import Callable
 from airfoil.core.errors import ConfigError
 from airfoil.core.worker_env import MODEL_KEY
 
-__all__ = ["KEY_FILE", "ModelKey"]
+__all__ = ["KEY_FILE", "ModelKey", "ModelKeyError"]
 
 #: The file in the server's home that keeps the key it made.
 KEY_FILE = "model.key"
 #: The fewest characters a kept key may have (a made one has 43: 32 random bytes).
 MIN_KEY_CHARS = 32
+
+
+class ModelKeyError(ConfigError):
+    """The kept key cannot be used. The message names the file and the fix, for the server's
+    operator (the server's log); :attr:`public` says the same without the server's
+    file-system path, for API callers (a runner asking for a deployment's key).
+    """
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
+
+
+def _refused(path: str, problem: str, fix: str) -> ModelKeyError:
+    """The error of a kept key at ``path`` that cannot be used: ``problem`` and ``fix`` name
+    no path (``{file}`` in ``fix``: the file); the operator's message names it."""
+    return ModelKeyError(
+        f"{path} {problem}: {fix.format(file=path)}",
+        f"the server's model key ({KEY_FILE} in its home folder) {problem}: the server's "
+        f"operator must fix it ({fix.format(file=KEY_FILE)}; the server's log names the file)",
+    )
 
 
 class ModelKey:
@@ -114,25 +135,29 @@ class ModelKey:
                 key = f.read().strip()
                 mode = os.fstat(f.fileno()).st_mode & 0o777
         except OSError as exc:
-            raise ConfigError(
-                f"the server's model key cannot be kept in {self.path} ({exc.strerror}): "
-                f"make the home folder writable by the server, or set {MODEL_KEY}"
+            raise _refused(
+                self.path,
+                f"cannot be kept ({exc.strerror})",
+                f"make the home folder writable by the server, or set {MODEL_KEY}",
             ) from None
         if not key:
-            raise ConfigError(
-                f"{self.path} holds no model key: remove the empty file (a new key is made) "
-                f"or set {MODEL_KEY}"
+            raise _refused(
+                self.path,
+                "holds no model key",
+                f"remove the empty file (a new key is made) or set {MODEL_KEY}",
             )
         if mode & 0o077:  # every deployment's key is derived from it
-            raise ConfigError(
-                f"{self.path} is open to other users (mode {mode:o}): "
-                f"`chmod 600 {self.path}` (and replace the key if another user may have "
-                f"read it: remove the file, a new key is made), or set {MODEL_KEY} (a home "
-                "on a file system without Unix permissions)"
+            raise _refused(
+                self.path,
+                f"is open to other users (mode {mode:o})",
+                "`chmod 600 {file}` (and replace the key if another user may have read it: "
+                f"remove the file, a new key is made), or set {MODEL_KEY} (a home on a file "
+                "system without Unix permissions)",
             )
         if len(key) < MIN_KEY_CHARS:
-            raise ConfigError(
-                f"{self.path} holds a key of {len(key)} characters, under {MIN_KEY_CHARS}: "
-                f"remove the file (a new key is made) or set {MODEL_KEY}"
+            raise _refused(
+                self.path,
+                f"holds a key of {len(key)} characters, under {MIN_KEY_CHARS}",
+                f"remove the file (a new key is made) or set {MODEL_KEY}",
             )
         return key

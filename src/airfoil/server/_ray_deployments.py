@@ -9,6 +9,12 @@ died, Serve started another) counts a restart and takes the new one. A replica i
 once its service published the version it serves. The record's ``message`` says why an
 application is not serving (Ray not reachable, Serve's deploy failure).
 
+An application found deployed (re-adopted by a restarted server, or running when the
+server's key changed) is asked once, through Serve's proxy, whether it takes the server's
+model key, as process replicas are (:meth:`Supervisor._wrong_key`): one that answers
+without a key, or refuses the server's, was deployed under another key and is deployed
+again with its deployment's key now (Serve replaces its replicas: restarts).
+
 The server imports neither Ray nor :mod:`airfoil.ml`: the backend is injected
 (``ServerConfig.ray_serve``; ``airfoil server start`` passes
 :class:`airfoil.ml._ray_serve.RayServe`, which imports Ray) and reached through the
@@ -23,11 +29,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import httpx
 import msgspec
 
+from airfoil.core.errors import ConfigError
 from airfoil.core.resources import ResourceSpec
 from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._drift import running_sources, served_drift
+from airfoil.server._service_env import KEY_RECHECK_S
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
@@ -96,15 +105,16 @@ class RayDeployments:
         open_backend: makes the Ray Serve backend, when the first Ray deployment needs it.
         settings: the replicas' registry settings (``home``, ``database_url``, ``blob_url``);
             the project is the deployment's.
-        key: the server's model key when a deployment is applied (``ServiceEnv.key``; None:
-            ``settings["model_key"]``, if any): each gets its own derived from it.
+        key: the server's model key (``ServiceEnv.key``, given how old an answer may be;
+            None: ``settings["model_key"]``, if any): each deployment gets its own derived
+            from it when applied, and one found deployed is asked whether it takes it.
     """
 
     def __init__(
         self,
         open_backend: Callable[[], ServeBackend],
         settings: dict[str, Any],
-        key: Callable[[], str | None] | None = None,
+        key: Callable[[float], str | None] | None = None,
     ) -> None:
         self._open_backend = open_backend
         self.settings = settings
@@ -114,6 +124,10 @@ class RayDeployments:
         self._connecting: threading.Thread | None = None
         self._error = ""
         self._retry_at = 0.0
+        # The server key each application was deployed with or was found to take: it is
+        # asked again only when the server's key is another.
+        self._keyed: dict[tuple[str, str], str] = {}
+        self._http: httpx.Client | None = None
 
     def backend(self) -> ServeBackend:
         """The backend (made on first use; not necessarily connected).
@@ -189,9 +203,10 @@ class RayDeployments:
                 d, members=kept, message=self._error or "starting Ray Serve"
             )
         app = backend.state(d.project, d.name)
-        if app is None or app.target_replicas != d.replicas:
+        wrong_key = self._wrong_key(backend, d) if app is not None else None
+        if app is None or app.target_replicas != d.replicas or wrong_key is not None:
             settings = {**self.settings, "project": d.project}
-            server_key = self._key() if self._key is not None else settings.get("model_key")
+            server_key = self._server_key(0.0)
             settings.pop("model_key", None)
             if server_key:  # the deployment's own (see ServiceEnv)
                 scope = key_scope(d.project, d.name)
@@ -207,6 +222,10 @@ class RayDeployments:
                 settings=settings,
                 resources=d.resources,
             )
+            if server_key:
+                self._keyed[(d.project, d.name)] = server_key
+            if wrong_key is not None:
+                log.warning("%s/%s redeployed on Ray Serve: %s", d.project, d.name, wrong_key)
             log.info("deployed %s/%s on Ray Serve (%s replicas)", d.project, d.name, d.replicas)
             app = backend.state(d.project, d.name)
         live = [r for r in (app.replicas if app else []) if r.state in _LIVE]
@@ -223,11 +242,46 @@ class RayDeployments:
             drift=drift,
         )
 
+    def _server_key(self, max_age: float) -> str | None:
+        if self._key is not None:
+            return self._key(max_age)
+        return self.settings.get("model_key") or None
+
+    def _wrong_key(self, backend: ServeBackend, d: Deployment) -> str | None:
+        """Why ``d``'s application does not take the server's key now (None: it does, the
+        server has none, or it was asked under this key already): it answers without one
+        (deployed before the server had one), or it refuses the server's (deployed with a
+        key the server no longer has). Asked once per key, by a keyless and a keyed
+        ``/metadata`` read through Serve's proxy (an application keyed by the server's key
+        answers 401, then 200); asked again next pass if it answers neither."""
+        try:
+            key = self._server_key(KEY_RECHECK_S)
+        except ConfigError:  # the key cannot be kept: the next deploy says so
+            return None
+        name = (d.project, d.name)
+        if not key or self._keyed.get(name) == key:
+            return None
+        if self._http is None:
+            self._http = httpx.Client(timeout=5.0)
+        url = f"http://127.0.0.1:{backend.port}{backend.route(*name)}/metadata"
+        try:
+            if self._http.get(url).status_code == 200:
+                return "it answered without a key (deployed before the server had one)"
+            keyed = self._http.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+        except httpx.HTTPError:
+            return None  # not serving yet, or the proxy away: asked again next pass
+        if keyed == 401:
+            return "it refused the server's key (deployed with one the server no longer has)"
+        if keyed == 200:
+            self._keyed[name] = key
+        return None
+
     def stop(self, d: Deployment) -> None:
         """Delete the deployment's Serve application."""
         backend = self.backend()
         backend.connect()
         backend.delete(d.project, d.name)
+        self._keyed.pop((d.project, d.name), None)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Close the backend, waiting ``timeout_s`` at most for a connection being made (a
@@ -236,6 +290,9 @@ class RayDeployments:
         with self._lock:
             backend, self._backend = self._backend, None
             connecting = self._connecting
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
         if connecting is not None:
             connecting.join(timeout=timeout_s)
             if connecting.is_alive():

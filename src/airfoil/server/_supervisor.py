@@ -76,6 +76,7 @@ from airfoil.core.projects import qualified_name
 from airfoil.engine._drive_support import process_owner
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
+from airfoil.server._model_key import ModelKeyError
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
 from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv
@@ -420,7 +421,8 @@ class Supervisor:
             raise
         except Exception as exc:  # Ray went away, Serve failed: said on the record, retried
             log.exception("supervising %s/%s on Ray failed", d.project, d.name)
-            return msgspec.structs.replace(d, message=f"Ray Serve: {type(exc).__name__}: {exc}")
+            said = exc.public if isinstance(exc, ModelKeyError) else exc  # viewers read it
+            return msgspec.structs.replace(d, message=f"Ray Serve: {type(exc).__name__}: {said}")
 
     def _reconcile_one(self, d: Deployment, now: float) -> Deployment:
         members = {r.index: r for r in d.members}

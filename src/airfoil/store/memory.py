@@ -41,6 +41,7 @@ from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store._records import ExecutionDecoder, record_json
+from airfoil.store._taken import execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
@@ -145,12 +146,11 @@ class MemoryMetaStore(
                 if held is None or held.lease_owner != batch.lease[1]:
                     raise lease_lost(batch.lease[0])
             if execution is not None and execution.id not in known:
-                named = (execution.project, execution.domain, execution.name or execution.id)
+                named = (execution.project, execution.domain, execution.display_name)
                 if named in self._names:
-                    raise ConflictError(
-                        f"an execution named {named[2]!r} already exists in project {named[0]!r}, "
-                        f"domain {named[1]!r}; nothing of the batch was written"
-                    )
+                    raise execution_taken(*named)
+            elif execution is not None and (taken := launch_taken(batch)) is not None:
+                raise taken  # its id launched by another launch first
             seen: set[tuple[str, int]] = set()
             for eid, seq, _ in events:
                 if (eid, seq) in seen or seq in self._events.get(eid, ()):

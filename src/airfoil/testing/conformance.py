@@ -325,6 +325,33 @@ class MetaStoreConformance(MetaStoreConcurrencyConformance):
             )
         self._assert_seed_only(store)
 
+    def test_a_launch_whose_id_another_launched_says_the_execution_exists(
+        self, store: MetaStore
+    ) -> None:
+        """(adv24) Two launches of one id both found it free: the second's batch fails on
+        the first's rows and says the execution exists (as a launch that finds it does),
+        not that an event seq is taken; another batch's taken seq still says that."""
+        launched = msgspec.structs.replace(
+            make_event(cause="launched", cause_id=0),
+            kind="execution",
+            to_phase="queued",
+            from_phase="",
+            node_id="",
+            attempt=0,
+        )
+        launch = StoreBatch(execution=make_execution(phase="queued"), events=[launched])
+        store.write(launch)
+        with pytest.raises(ConflictError) as taken:
+            store.write(launch)
+        assert str(taken.value) == (
+            "an execution named 'run-e1' already exists in project 'proj' (dev): choose "
+            "another --name, or `airfoil executions resume run-e1` to continue it"
+        )
+        with pytest.raises(ConflictError, match="event seq") as other:
+            store.write(StoreBatch(events=[launched]))
+        assert "already exists in project" not in str(other.value)
+        assert [e.seq for e in store.get_events("e1")] == [1]
+
     def test_children_of_an_unknown_execution_are_not_found(self, store: MetaStore) -> None:
         self._seed(store)
         for batch in (

@@ -339,3 +339,67 @@ def test_a_keyed_ray_deployment_needs_its_key(tmp_path: Path, serve_api: Any) ->
         backend.delete("default", "tiny")
         ray.close()
         store.close()
+
+
+def test_a_ray_deployment_re_adopted_under_another_key_is_redeployed_with_it(
+    tmp_path: Path, serve_api: Any
+) -> None:
+    """(adv24) A server re-adopting a Ray Serve application started before its model key
+    changed (no key then, or ``model.key`` replaced, or another ``AIRFOIL_MODEL_KEY``)
+    kept it as it was, so the key it hands out was refused (401) until the deployment was
+    redeployed. Now it asks the application once, with its key, and redeploys one that
+    answers without a key or refuses it (Serve replaces the replicas, counted as restarts):
+    as process replicas are restarted (``test_deployment_key_rotation.py``)."""
+    from airfoil.core.worker_env import deployment_key, key_scope
+    from airfoil.ml._ray_serve import RayServe
+
+    settings = _trained(tmp_path)
+    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'home' / 'airfoil.db'}")
+    d = deploy(store, "default", DeploymentIn(ref="tiny:1", on="ray"), time.time())
+    servers: list[RayDeployments] = []
+
+    def server(key: str | None) -> RayDeployments:
+        """A server's Ray deployments (its own backend, joining the session's Ray)."""
+        backend = RayServe(replica_cpus=0.25)
+        servers.append(RayDeployments(lambda: backend, {**settings, "model_key": key}))
+        return servers[-1]
+
+    def ready(ray: RayDeployments, restarts: int) -> Any:
+        nonlocal d
+        d = ray.reconcile(d, time.time())
+        m = d.members[0]
+        return d if m.status == "ready" and m.restarts >= restarts else None
+
+    def answers(key: str | None) -> int:
+        own = deployment_key(key, key_scope("default", "tiny")) if key else None
+        got = httpx.post(
+            f"http://127.0.0.1:{servers[0].backend().port}/default/tiny/predict",
+            json={"features": [ROW]},
+            headers={"Authorization": f"Bearer {own}"} if own else {},
+            timeout=10,
+        )
+        return got.status_code
+
+    try:
+        keyless = server(None)
+        until("a keyless ready replica", lambda: ready(keyless, 0), 180)
+        assert answers(None) == 200
+
+        # A server that has a key now re-adopts it: keyless, it is redeployed with its key.
+        first = "mk-first-" + "k" * 24
+        keyed = server(first)
+        until("the replica redeployed keyed", lambda: ready(keyed, 1), 180)
+        until("only keyed requests answered", lambda: answers(None) == 401, 60)
+        assert answers(first) == 200
+
+        # The server's key replaced across a restart: redeployed with the new one.
+        second = "mk-second-" + "k" * 24
+        rekeyed = server(second)
+        until("the replica redeployed with the new key", lambda: ready(rekeyed, 2), 180)
+        until("the old key refused", lambda: answers(first) == 401, 60)
+        assert answers(second) == 200
+    finally:
+        servers[0].backend().delete("default", "tiny")
+        for ray in servers:
+            ray.close()
+        store.close()

@@ -101,13 +101,14 @@ def test_a_generated_id_that_exists_already_overwrites_nothing(
     store: Any, tmp_path: Path, flow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A launch no longer looks its generated id up (a round trip each): were one to come
-    out twice, the second launch's batch fails whole on its first event's key."""
+    out twice, the second launch's batch fails whole on its first event's key, and says the
+    execution exists (adv24: it said an event seq was taken)."""
     from airfoil.core.errors import ConflictError
     from airfoil.engine import launcher as launcher_module
 
     (first,) = _launch(store, tmp_path, flow, 1)
     before = (store.get_execution(first), store.get_events(first))
     monkeypatch.setattr(launcher_module, "new_execution_id", lambda: first)
-    with pytest.raises(ConflictError, match="nothing of the batch was written"):
+    with pytest.raises(ConflictError, match=f"an execution named '{first}' already exists"):
         _launch(store, tmp_path, flow, 1)
     assert (store.get_execution(first), store.get_events(first)) == before

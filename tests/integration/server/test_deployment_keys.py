@@ -180,3 +180,40 @@ def test_a_keyed_servers_replicas_need_their_deployments_key(
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_bad_kept_key_is_named_to_a_runner_without_the_servers_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(adv24) ``HOME/model.key`` that cannot be used (here: open to other users) made the
+    key route answer the ConfigError meant for the operator, the server's home path in it,
+    to any runner. The answer names the problem and who fixes it; the server's log keeps
+    the file's path and the fix."""
+    caplog.set_level(logging.INFO)
+    home, ref = trained_home(tmp_path, monkeypatch, "adv24_model")
+    kept = home / "model.key"
+    kept.write_text("k" * 43 + "\n")
+    kept.chmod(0o644)
+
+    server = start_server(home, None)
+    try:
+        runner = server.deps.registry.create_key("alpha", "runner")[1]
+        bearer = {"Authorization": f"Bearer {runner}"}
+        with httpx.Client(base_url=server.url + "/api/v1", headers=bearer, timeout=30) as api:
+            # deployed (recorded), its replica not started: said without the path too
+            posted = api.post("/projects/alpha/deployments", json={"ref": ref})
+            got = api.get("/projects/alpha/deployments/tiny/key")
+        assert posted.status_code == 422, posted.text
+        assert "open to other users (mode 644)" in posted.json()["error"]["message"]
+        assert str(home) not in posted.text and str(tmp_path) not in posted.text
+        assert got.status_code == 422, got.text
+        error = got.json()["error"]
+        assert error["code"] == "invalid_input", error
+        assert "model.key in its home folder) is open to other users (mode 644)" in error["message"]
+        assert "chmod 600 model.key" in error["message"]
+        assert str(home) not in got.text and str(tmp_path) not in got.text
+        assert "k" * 43 not in got.text
+        logged = [rec.getMessage() for rec in caplog.records if str(kept) in rec.getMessage()]
+        assert any(f"chmod 600 {kept}" in m for m in logged), logged
+    finally:
+        server.stop()

@@ -454,10 +454,41 @@ def test_a_ray_deployment_gets_the_key_the_server_has_when_it_is_applied(tmp_pat
 
     serve = _MemoryServe()
     now: list[str | None] = ["server-key"]
-    ray = RayDeployments(lambda: serve, {"home": "h", "blob_url": "b"}, key=lambda: now[0])
+    ray = RayDeployments(lambda: serve, {"home": "h", "blob_url": "b"}, key=lambda _age: now[0])
     d = deploy(_store(tmp_path), "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
     _pass(ray, ray.reconcile(d, 2.0))
     settings = serve.applied[-1][2]
     assert settings["model_key"] == deployment_key("server-key", key_scope("p", "digits"))
     assert settings["model_key_scope"] == key_scope("p", "digits")
     assert "server-key" not in settings.values() and "model_key" not in ray.settings
+
+
+def test_a_bad_kept_key_is_on_a_ray_deployments_record_without_the_servers_path(
+    tmp_path: Path,
+) -> None:
+    """(adv24) ``model.key`` open to other users: the Ray deployment is not applied, and its
+    record (read by any viewer of the project) names the problem without the server's home
+    path, which the server's log keeps."""
+    from airfoil.server._model_key import KEY_FILE, ModelKey
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / KEY_FILE).write_text("k" * 43 + "\n")
+    (home / KEY_FILE).chmod(0o644)
+    serve = _MemoryServe()
+    serve.connect()
+    held = ModelKey(str(home), lambda: True)
+    env = ServiceEnv(str(home), None, str(home / "b"), str(home / "logs"))
+    settings = {"home": str(home), "database_url": None, "blob_url": str(home / "b")}
+    ray = RayDeployments(lambda: serve, settings, key=held.current)
+    store = _store(tmp_path)
+    supervisor = Supervisor(store, env, ray=ray)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile(2.0)
+        record = store.get_deployment("p", "digits")
+        assert record is not None and serve.applied == []
+        assert "(model.key in its home folder) is open to other users" in record.message
+        assert str(tmp_path) not in record.message and "k" * 43 not in record.message
+    finally:
+        supervisor.close()

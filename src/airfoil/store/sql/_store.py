@@ -42,6 +42,7 @@ from airfoil.core.records import (
     StoreBatch,
 )
 from airfoil.store._records import ExecutionDecoder
+from airfoil.store._taken import execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import (
     ExecutionView,
@@ -513,15 +514,12 @@ class SqlMetaStore(
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
         kind = integrity_kind(exc)
-        taken = ("ux_executions_project_name_domain", "executions.name")
-        if kind == "unique" and batch.execution is not None and any(t in str(exc) for t in taken):
-            ex = batch.execution
-            return ConflictError(
-                f"an execution named {ex.display_name!r} already exists in project "
-                f"{ex.project!r}, domain {ex.domain!r}; nothing of the batch was written"
-            )
-        if kind == "unique":
-            return ConflictError(
+        names = ("ux_executions_project_name_domain", "executions.name")
+        ex = batch.execution
+        if kind == "unique" and ex is not None and any(t in str(exc) for t in names):
+            return execution_taken(ex.project, ex.domain, ex.display_name)
+        if kind == "unique":  # a launch's own id taken by a launch that won the race
+            return launch_taken(batch) or ConflictError(
                 f"an event seq of the batch already exists ({exc}); nothing of the batch was "
                 "written"
             )

@@ -1,0 +1,35 @@
+"""The error of a launch whose execution id or name is taken, where the launch finds it so
+(:class:`~airfoil.engine.launcher.Launcher`) and where a store's unique keys do (a launch of
+the same id or name that won the race: the SQL and memory stores' batch writes)."""
+
+from __future__ import annotations
+
+from airfoil.core.errors import ConflictError
+from airfoil.core.phases import ExecutionPhase
+from airfoil.core.records import StoreBatch
+
+__all__ = ["execution_taken", "launch_taken"]
+
+
+def execution_taken(project: str, domain: str, shown: str) -> ConflictError:
+    """The error for a launch whose execution id or name (``shown``) is taken in ``project``
+    and ``domain``: found so before it is written, or by its batch, on the store's unique
+    keys, when another launch of it won the race (nothing of the batch is written)."""
+    return ConflictError(
+        f"an execution named {shown!r} already exists in project {project!r} ({domain}): "
+        f"choose another --name, or `airfoil executions resume {shown}` to continue it"
+    )
+
+
+def launch_taken(batch: StoreBatch) -> ConflictError | None:
+    """:func:`execution_taken` for a batch that launches its execution (it holds the record,
+    queued, and the execution's first event: its launch to ``queued``) and hit a unique key;
+    None for any other batch."""
+    ex = batch.execution
+    queued = ExecutionPhase.QUEUED.value
+    if ex is None or ex.phase != queued:
+        return None
+    first = ("execution", ex.id, 1, queued)
+    if not any((e.kind, e.execution_id, e.seq, e.to_phase) == first for e in batch.events):
+        return None
+    return execution_taken(ex.project, ex.domain, ex.display_name)
