@@ -47,13 +47,18 @@ def test_a_defaulted_input_left_out_takes_its_default() -> None:
     assert ended.inputs["y"].inline == b"2"
 
 
-def test_an_input_with_no_default_is_refused_at_the_launch_by_name() -> None:
+def _refused_at_the_launch(spec: WorkflowSpec, inputs: dict[str, Value], match: str) -> None:
+    """The launch raises ``InvalidInputError`` matching ``match`` and writes nothing."""
     rt = get_runtime()
     engine = rt.engine("inline")
     before = len(rt.meta.list_executions(limit=100))
-    with pytest.raises(InvalidInputError, match="needs input 'x'"):
-        engine.launch(spec_of(defaulted), {})
+    with pytest.raises(InvalidInputError, match=match):
+        engine.launch(spec, inputs)
     assert len(rt.meta.list_executions(limit=100)) == before  # nothing written
+
+
+def test_an_input_with_no_default_is_refused_at_the_launch_by_name() -> None:
+    _refused_at_the_launch(spec_of(defaulted), {}, "needs input 'x'")
 
 
 def _stored_without_its_default(wf: object) -> WorkflowSpec:
@@ -79,12 +84,7 @@ def test_a_none_default_with_no_stored_value_is_bound_as_the_binder_binds_it() -
 
 
 def test_a_none_default_its_type_does_not_admit_is_refused_at_the_launch() -> None:
-    rt = get_runtime()
-    engine = rt.engine("inline")
-    before = len(rt.meta.list_executions(limit=100))
-    with pytest.raises(InvalidInputError, match="'y'"):
-        engine.launch(_stored_without_its_default(defaulted), {"x": engine_int(40)})
-    assert len(rt.meta.list_executions(limit=100)) == before
+    _refused_at_the_launch(_stored_without_its_default(defaulted), {"x": engine_int(40)}, "'y'")
 
 
 def engine_int(n: int) -> Value:
