@@ -251,7 +251,8 @@ def post_deployment(
     deployment = deploy(store, project, body, time.time(), on, check=_checker(supervisor))
     if supervisor is not None:
         with _told_without_path(f"deployment {project}/{deployment.name} was deployed"):
-            supervisor.reconcile()  # the processes start now, not at the next pass
+            # The processes start now, not at the next pass; this deployment's error is raised.
+            supervisor.reconcile(raise_for=(deployment.project, deployment.name))
         deployment = _get(store, project, deployment.name)
     return deployment_out(deployment)
 

@@ -24,7 +24,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterable
 
-__all__ = ["describe_mib", "kill_group", "pick_cpus", "tree_rss"]
+__all__ = ["describe_mib", "kill_group", "pid_alive", "pick_cpus", "signal_pid", "tree_rss"]
 
 
 def tree_rss(pid: int) -> int | None:
@@ -76,3 +76,29 @@ def pick_cpus(cpu: float, taken: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
 def describe_mib(n: int) -> str:
     """``n`` bytes as ``"912 MiB"``."""
     return f"{n / 2**20:.0f} MiB"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # no /proc here: ask the kernel
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_pid(pid: int, sig: int) -> None:
+    """Sends ``sig`` to ``pid``, if it still runs and may be signalled."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -78,7 +78,14 @@ from airfoil.server._deploy_admission import ReplicaAdmission, describe_resource
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._model_key import ModelKeyError
 from airfoil.server._ray_deployments import RayDeployments
-from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
+from airfoil.server._replica_limits import (
+    describe_mib,
+    kill_group,
+    pick_cpus,
+    pid_alive,
+    signal_pid,
+    tree_rss,
+)
 from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
@@ -282,9 +289,10 @@ class Supervisor:
 
     # --- one pass -------------------------------------------------------------------------
 
-    def reconcile(self, now: float | None = None) -> None:
-        """Make the processes match the stored deployments this supervisor holds the
-        lease of (one pass)."""
+    def reconcile(self, now: float | None = None, raise_for: tuple[str, str] | None = None) -> None:
+        """One pass: the processes match the deployments this supervisor holds the lease of.
+        One that fails is logged and kept as it is; ``raise_for``'s error is raised after."""
+        failed: Exception | None = None
         with self._lock:
             wanted: set[_Key] = set()
             others: set[tuple[str, str]] = set()
@@ -319,6 +327,11 @@ class Supervisor:
                     self._give_up(name, exc)
                     others.add(name)
                     continue
+                except Exception as exc:  # the next pass tries again; its processes are kept
+                    log.exception("supervising deployment %s/%s failed", *name)
+                    failed = exc if name == raise_for else failed
+                    wanted.update(k for k in self._procs if k[:2] == name)
+                    continue
                 if deployment.on != "ray":
                     wanted.update((updated.project, updated.name, r.index) for r in updated.members)
             self._started = set()
@@ -335,6 +348,8 @@ class Supervisor:
                     self._procs.pop(proc_key)
                 else:
                     self._terminate(proc_key)
+        if failed is not None:
+            raise failed
 
     def _give_up(self, name: tuple[str, str], exc: DeploymentLeaseLost) -> None:
         """Stop acting on a deployment whose lease went to another server mid-pass: the
@@ -516,7 +531,7 @@ class Supervisor:
                 self._procs[key] = proc
                 self._admit(d, r.index)  # it runs: counted as soon as the queue has room
                 log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
-            elif _pid_alive(r.pid) and now - self._adopting.setdefault(key, now) < _ADOPT_GRACE_S:
+            elif pid_alive(r.pid) and now - self._adopting.setdefault(key, now) < _ADOPT_GRACE_S:
                 # Its process lives but did not answer in time (a busy machine): asked again
                 # next pass. Given up at once, a second process would start beside it.
                 return r
@@ -570,7 +585,7 @@ class Supervisor:
             self._holds(d, now)
             log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
             proc.killed_for = f"not answering /health for {self.hung_after_s:g} s"
-            _signal(proc.pid, signal.SIGKILL)
+            signal_pid(proc.pid, signal.SIGKILL)
         return r
 
     # --- processes ------------------------------------------------------------------------
@@ -634,7 +649,7 @@ class Supervisor:
             if exited:
                 proc.zygote.forget(proc.pid)
                 return False, code
-            if _pid_alive(proc.pid):
+            if pid_alive(proc.pid):
                 return True, None
             if proc.exited_at is None:
                 proc.exited_at = now
@@ -644,9 +659,9 @@ class Supervisor:
                 return None
             return False, None
         # Adopted: not our child, so it is watched through /health (and its pid).
-        if not _pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
-            if _pid_alive(proc.pid):
-                _signal(proc.pid, signal.SIGKILL)
+        if not pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
+            if pid_alive(proc.pid):
+                signal_pid(proc.pid, signal.SIGKILL)
             return False, None
         return True, None
 
@@ -701,9 +716,13 @@ class Supervisor:
         os.makedirs(self.env.logs_dir, exist_ok=True)
         label = qualified_name(d.project, d.name)
         log_path = os.path.join(self.env.logs_dir, f"{label}.zygote.log")
-        self._zygotes[key] = Zygote(
-            self.python, d.ref, d.file, self.env.environ(d.project, d.name), log_path
-        )
+        try:
+            env = self.env.environ(d.project, d.name)
+        except ConfigError as exc:  # the model key unusable: its replicas run on
+            log.warning("the zygote of %s/%s is not started: %s", *key, exc)
+            self._zygote_retry_at[key] = time.monotonic() + 60.0
+            return
+        self._zygotes[key] = Zygote(self.python, d.ref, d.file, env, log_path)
 
     def _close_zygote(self, key: tuple[str, str]) -> None:
         zygote = self._zygotes.pop(key, None)
@@ -726,16 +745,16 @@ class Supervisor:
         proc = self._procs.pop(key, None)
         if proc is None:
             return
-        _signal(proc.pid, signal.SIGTERM)
+        signal_pid(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
             if proc.popen is not None:
                 if proc.popen.poll() is not None:
                     return
-            elif not _pid_alive(proc.pid):
+            elif not pid_alive(proc.pid):
                 return
             time.sleep(0.05)
-        _signal(proc.pid, signal.SIGKILL)
+        signal_pid(proc.pid, signal.SIGKILL)
         if proc.popen is not None:
             proc.popen.wait(timeout=5)
 
@@ -765,28 +784,3 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass  # no /proc here: ask the kernel
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -22,11 +22,15 @@ from _deployments import alive, ready_in_store, until
 from _replica_home import ReplicaHome
 from _tiny import model
 
-from airfoil.server._deployments import drift
+from airfoil.ml import ModelRegistry
+from airfoil.server._deployments import deploy, drift
+from airfoil.server._model_key import KEY_FILE, ModelKey, ModelKeyError
 from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
+from airfoil.store.blob import open_blob_store
 from airfoil.store.deployments import Deployment, Replica
 from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.store.sql import SqlArtifactStore
+from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -256,3 +260,40 @@ def _found(store: SqlArtifactStore) -> Deployment:
 
 def _recorded_rows(store: SqlArtifactStore) -> int:
     return sum(int(e.report["rows"]) for e in _found(store).drift)
+
+
+def test_a_deployment_the_model_key_fails_does_not_hold_up_the_others(
+    replica_home: ReplicaHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(adv25) A ``model.key`` that cannot be used stopped the whole pass at the first
+    deployment needing a start: one listed after it was not supervised (its replica never
+    recorded ready). Now the pass goes on, logging the failure by the deployment's name, and
+    a deploy request's pass still raises its own deployment's error."""
+    home = replica_home
+    first = ModelRegistry(home.store, open_blob_store(str(home.blobs)), "aa")  # listed first
+    for registry in (first, home.registry):
+        trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    keyed = {"now": False}
+    holder = ModelKey(str(home.root), lambda: keyed["now"], explicit="")
+    (home.root / KEY_FILE).write_text("k" * 40 + "\n")  # mode 0644: refused once keyed
+    env = ServiceEnv(
+        str(home.root), None, str(home.blobs), str(home.logs), key_source=holder.current
+    )
+    supervisor = home.supervisor(env, interval_s=0.2)
+    home.deploy(trained.ref)
+    supervisor.reconcile()  # started keyless: answers, recorded ready only by later passes
+    keyed["now"] = True  # the server's first API key: model.key is read, and refused
+    deploy(home.store, "aa", DeploymentIn(ref=trained.ref), time.time())
+    with pytest.raises(ModelKeyError, match="open to other users"):
+        supervisor.reconcile(raise_for=("aa", "tiny"))
+
+    def passed() -> Deployment | None:
+        supervisor.reconcile()
+        return ready_in_store(home.store, "default", "tiny", 1)
+
+    ready = until("the second deployment ready", passed, 90)
+    home.pids.update(r.pid for r in ready.members if r.pid)
+    held = home.store.get_deployment("aa", "tiny")
+    assert held is not None and all(r.pid is None for r in held.members)
+    logged = [r for r in caplog.records if "aa/tiny failed" in r.getMessage()]
+    assert logged and all(r.exc_info and r.exc_info[0] is ModelKeyError for r in logged)
