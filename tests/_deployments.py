@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from airfoil.server._replica_limits import pid_alive as alive
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment
 
@@ -61,15 +62,6 @@ def load_model_file(path: Path, source: str) -> ModuleType:
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:

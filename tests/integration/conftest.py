@@ -21,6 +21,7 @@ from _ray_cluster import RayHead, nodes_key
 from _ray_order import Grouping, order_by_nodes
 from _tier_times import shared_ray
 
+from airfoil.server._replica_limits import pid_alive
 from airfoil.store.sql import migrate
 
 PG_URL = os.environ.get("AIRFOIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -87,21 +88,11 @@ def _drop_stale_schemas(pg_admin: sa.Engine) -> None:
         stale = []
         for name in names:
             pid = name.split("_")[2]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 stale.append(name)
     for name in stale:
         with pg_admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @pytest.fixture(scope="session")
