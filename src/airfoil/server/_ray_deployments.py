@@ -36,7 +36,7 @@ from airfoil.core.errors import ConfigError
 from airfoil.core.resources import ResourceSpec
 from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._drift import running_sources, served_drift
-from airfoil.server._service_env import KEY_RECHECK_S
+from airfoil.server._service_env import KEY_RECHECK_S, probe_key
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
@@ -265,14 +265,14 @@ class RayDeployments:
             self._http = httpx.Client(timeout=5.0)
         url = f"http://127.0.0.1:{backend.port}{backend.route(*name)}/metadata"
         try:
-            if self._http.get(url).status_code == 200:
-                return "it answered without a key (deployed before the server had one)"
-            keyed = self._http.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+            answer = probe_key(self._http, url, key)
         except httpx.HTTPError:
             return None  # not serving yet, or the proxy away: asked again next pass
-        if keyed == 401:
+        if answer == "keyless":
+            return "it answered without a key (deployed before the server had one)"
+        if answer == "refused":
             return "it refused the server's key (deployed with one the server no longer has)"
-        if keyed == 200:
+        if answer == "taken":
             self._keyed[name] = key
         return None
 

@@ -7,14 +7,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
 
 from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
 
-__all__ = ["KEY_RECHECK_S", "ServiceEnv"]
+__all__ = ["KEY_RECHECK_S", "ServiceEnv", "probe_key"]
 
 #: How often the supervisor's frequent reads ask again whether a server without API keys has
 #: one now (a replica's start always asks).
 KEY_RECHECK_S = 15.0
+
+
+def probe_key(
+    http: httpx.Client, url: str, key: str
+) -> Literal["keyless", "refused", "taken"] | None:
+    """Whether the model service whose ``/metadata`` is at ``url`` takes the server's
+    ``key``, by a keyless and a keyed read (a service keyed by it answers 401, then 200):
+    ``"keyless"`` (it answers without a key), ``"refused"`` (401 to the key), ``"taken"``
+    (200 to it), None (another answer: ask again later).
+
+    Raises:
+        httpx.HTTPError: the service cannot be asked (not serving yet, or away).
+    """
+    if http.get(url).status_code == 200:
+        return "keyless"
+    keyed = http.get(url, headers={"Authorization": f"Bearer {key}"}).status_code
+    return "refused" if keyed == 401 else "taken" if keyed == 200 else None
 
 
 #: The denied variables a model service keeps: what it needs to open the registry.

@@ -86,7 +86,7 @@ from airfoil.server._replica_limits import (
     signal_pid,
     tree_rss,
 )
-from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv
+from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv, probe_key
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
 from airfoil.store.deployments import Deployment, DeploymentLease, Replica
@@ -512,12 +512,14 @@ class Supervisor:
         proc.key_checked = True
         url = f"http://127.0.0.1:{proc.port}/metadata"
         try:
-            if self._http.get(url).status_code == 200:
-                return "it answered without a key (started before the server had one)"
-            if self._http.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 401:
-                return "it refused the server's key (started with one the server no longer has)"
+            answer = probe_key(self._http, url, key)
         except httpx.HTTPError:
             proc.key_checked = False  # asked again next pass
+            return None
+        if answer == "keyless":
+            return "it answered without a key (started before the server had one)"
+        if answer == "refused":
+            return "it refused the server's key (started with one the server no longer has)"
         return None
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:

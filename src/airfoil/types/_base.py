@@ -517,6 +517,12 @@ class PieceFile:
             self.closed = True
             os.close(self.fd)
 
+    def __enter__(self) -> PieceFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def write_hashed_value(
     emit: Callable[[Any], None],

@@ -472,11 +472,8 @@ def _write_ipc(table: Any, sink: Any) -> None:
 
 def _write_ipc_file(table: Any, path: str) -> None:
     """An uncompressed Arrow IPC stream of ``table`` to a new file at ``path``."""
-    out = PieceFile(path)
-    try:
+    with PieceFile(path) as out:
         _write_ipc(table, _arrow_sink(out))
-    finally:
-        out.close()
 
 
 def _arrow_sink(stream: Any) -> Any:

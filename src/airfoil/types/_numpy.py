@@ -209,11 +209,8 @@ def _npy_header(np: Any, obj: Any) -> bytes | None:
 
 
 def _to_path(emit: Callable[[Any], None], path: str) -> None:
-    out = PieceFile(path)  # in 256 KiB writes, as a frame's file
-    try:
+    with PieceFile(path) as out:  # in 256 KiB writes, as a frame's file
         emit(out)
-    finally:
-        out.close()
 
 
 def array_value_from_npy(data: bytes, ctx: ValueContext) -> Value:
