@@ -360,6 +360,48 @@ def test_a_forked_child_leaves_the_parents_kept_connections_alone(store: SqlMeta
     assert [e.seq for e in store.get_events("e1")] == [1, 2]
 
 
+def test_a_fork_leaves_another_threads_connection_to_the_parent(
+    store: SqlMetaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork frees the thread-locals of the parent's other threads in the child before any
+    fork hook runs (the last CI's hang: a thread's connection closed in the child, its
+    rollback sent on the socket the parent shares). A connection inside a transaction (which
+    is never kept idle) is the case that used to be closed there."""
+    store.write(StoreBatch(execution=make_execution()))
+    ready, go = threading.Event(), threading.Event()
+    after: list[bool] = []
+
+    def hold() -> None:
+        cur = store._cursor()
+        cur.execute("BEGIN")  # inside a transaction: its thread's end would close it
+        ready.set()
+        go.wait(120)
+        cur.execute("SELECT 1")  # the server's answer says whether it is still inside it
+        after.append(_connect._idle_now(store._conns.local.held.dbapi))
+        cur.execute("ROLLBACK")
+
+    parent = os.getpid()
+    closed: list[int] = []
+    real = _connect._close_quietly
+    monkeypatch.setattr(
+        _connect, "_close_quietly", lambda proxy: (closed.append(os.getpid()), real(proxy))[1]
+    )
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert ready.wait(30)
+
+        def child() -> None:
+            assert [pid for pid in closed if pid != parent] == []
+
+        assert _in_fork(child) == 0
+    finally:
+        go.set()
+        thread.join(60)
+    assert after == [False]  # the parent's transaction was not rolled back by the child
+    assert store.get_execution("e1") == make_execution()
+
+
 def _dbapi_of(abandoned: object) -> object:
     """The driver connection of an entry of ``_connect._ABANDONED`` (a ``Held``, or a kept
     idle connection's ``(proxy, dbapi, since)``)."""

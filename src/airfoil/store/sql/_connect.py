@@ -22,7 +22,10 @@ Invariants:
   closed when the store is closed, after a driver error that may have broken it, or when it
   is not kept.
 - After ``fork`` a child never uses (nor closes) its parent's connections: it opens its own,
-  and its copies of the parent's sockets point at ``/dev/null``.
+  and its copies of the parent's sockets point at ``/dev/null``. That holds for the
+  connections of the parent's other threads too, which the fork itself frees in the child
+  (their finalizers see another process's id), and for garbage ones (no collection runs
+  between the fork's start and the child's hook).
 """
 
 from __future__ import annotations
@@ -410,7 +413,7 @@ class Held:
         self.cursor = dbapi.cursor()
         # Collected (its thread ended): kept idle for the source's next thread, or closed.
         ref = weakref.ref(source) if source is not None else None
-        self._finalizer = weakref.finalize(self, _retire, ref, proxy, dbapi)
+        self._finalizer = weakref.finalize(self, _retire, ref, proxy, dbapi, os.getpid())
         _LIVE.add(self)
 
     def close(self) -> None:
@@ -460,8 +463,19 @@ def _idle_now(dbapi: Any) -> bool:
         return False
 
 
-def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any) -> None:
-    """A collected :class:`Held`'s connection: kept idle by its store if it can, else closed."""
+def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any, pid: int) -> None:
+    """A collected :class:`Held`'s connection: kept idle by its store if it can, else closed.
+
+    In a forked child (``pid`` is the parent's) it is abandoned instead: the fork frees the
+    thread-locals of the parent's other threads before any fork hook runs, so their
+    connections reach this finalizer in the child; closing one there would roll back (or
+    end) the parent's session on the socket both share, and wait on a lock the parent's
+    thread may have held at the fork.
+    """
+    if os.getpid() != pid:
+        _point_at_devnull(dbapi)
+        _ABANDONED.append((proxy, dbapi, 0.0))  # referenced: the pool's own finalizer waits
+        return
     owner = source() if source is not None else None
     if owner is None or not owner.keep_idle(proxy, dbapi):
         _close_quietly(proxy)
@@ -479,18 +493,31 @@ _FORK_HOOK = threading.Lock()
 _fork_hook_installed = False
 
 
-def _after_fork_in_child() -> None:
-    # No collection until every inherited connection is abandoned: a collection run by an
-    # allocation here would close the parent's connections that are garbage.
-    enabled = gc.isenabled()
+# Whether the collector was on when a fork began (set by the hook before it, per fork).
+_gc_at_fork: list[bool] = []
+
+
+def _before_fork() -> None:
+    # No collection from here until every inherited connection is abandoned in the child:
+    # one run by an allocation inside the fork (before any hook of the child's) would let the
+    # pool's finalizer of a garbage connection close the parent's connection there.
+    _gc_at_fork.append(gc.isenabled())
     gc.disable()
+
+
+def _after_fork_in_parent() -> None:
+    if _gc_at_fork and _gc_at_fork.pop():
+        gc.enable()
+
+
+def _after_fork_in_child() -> None:
     try:
         for held in list(_LIVE):
             held.abandon()
         for source in list(_SOURCES):
             source.forget_after_fork()
     finally:
-        if enabled:
+        if _gc_at_fork and _gc_at_fork.pop():
             gc.enable()
 
 
@@ -513,7 +540,11 @@ class Connections:
         with _FORK_HOOK:
             _SOURCES.add(self)
             if not _fork_hook_installed:
-                os.register_at_fork(after_in_child=_after_fork_in_child)
+                os.register_at_fork(
+                    before=_before_fork,
+                    after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child,
+                )
                 _fork_hook_installed = True
 
     def open(self) -> Held:
