@@ -346,9 +346,7 @@ def test_a_forked_child_leaves_the_parents_kept_connections_alone(store: SqlMeta
         assert not store._conns._idle  # the parent's: forgotten, never used here
         store.write(StoreBatch(events=[make_event(seq=2)]))
         # Drop this store's inherited connections (what the child's exit would collect), not
-        # every store's: a connection of another store still alive in this process (an
-        # earlier test's) goes back to its pool under that pool's lock, which a thread of the
-        # parent may have held at the fork and which nothing releases in the child.
+        # every store's: what becomes of an earlier test's is not this test's question.
         _connect._ABANDONED[:] = [e for e in _connect._ABANDONED if id(_dbapi_of(e)) not in ours]
         gc.collect()
 
