@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 __all__ = ["BlobStore"]
@@ -64,6 +64,18 @@ class BlobStore(abc.ABC):
     def local_path(self, uri: str) -> str | None:
         """A local filesystem path for a blob if the store is local (zero-copy reads), else
         None."""
+
+    def local_copy(self, uri: str, dest: str, check: Callable[[str], None]) -> str:
+        """``dest``: a local file of a blob for a reader to map, ``check(file)`` having
+        passed (the caller's check of the bytes against its value's hash). Default: the blob
+        downloaded there (:meth:`get_file`), then checked. A store that keeps its own local
+        copy of what it fetched (a Ray node's cache of values) links that copy there
+        instead, checked before it is kept, so the bytes are fetched and written once. What
+        ``check`` raises propagates; ``dest`` is then the caller's to remove.
+        Raises NotFoundError."""
+        self.get_file(uri, dest)
+        check(dest)
+        return dest
 
     def size(self, uri: str) -> int | None:
         """A blob's size in bytes without reading it, or None where the store cannot tell

@@ -17,6 +17,12 @@ Invariants:
   again.
 - A hit is verified: its size and SHA-256 must match the record (hashed once per process for
   an unchanged file). A damaged entry is dropped and fetched again, never served.
+- A reader that maps a value's blob (a frame, an array: ``BlobStore.local_copy``) passes its
+  check of the bytes against the value's hash: a download is checked before it becomes an
+  entry (one that fails is removed and raised, never kept), and a hit is checked by it
+  instead of by its SHA-256 (one hash, not two). The reader gets a hard link to the entry
+  in its scratch folder, not a copy: the bytes are fetched and written once on the node,
+  and the link outlives the entry's eviction.
 - The cache holds at most ``max_bytes``: after each insert the least recently used entries (by
   access time, which each hit refreshes) are removed. A blob larger than the bound is read
   straight from the store, never cached.
@@ -45,6 +51,7 @@ from typing import BinaryIO, TypeVar
 import msgspec
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import CorruptBlobError
 from airfoil.core.records import Value
 from airfoil.executors._blob_cache_config import DEFAULT_CACHE_BYTES, BlobCacheConfig
 from airfoil.types._integrity import remember_digest
@@ -108,8 +115,10 @@ class NodeBlobCache:
         digest = hashlib.sha256(uri.encode()).hexdigest()
         return os.path.join(self.directory, digest[:2], digest)
 
-    def lookup(self, uri: str) -> str | None:
-        """The verified local copy of ``uri``, or None (a damaged entry is removed)."""
+    def lookup(self, uri: str, check: Callable[[str], None] | None = None) -> str | None:
+        """The verified local copy of ``uri``, or None (a damaged entry is removed).
+        ``check(path)`` (a reader's check of the bytes against its value's hash) verifies
+        it in place of its SHA-256: raising :class:`CorruptBlobError`, the entry is damaged."""
         path = self._entry(uri)
         try:
             with open(path + _SUFFIX, "rb") as fh:
@@ -119,7 +128,10 @@ class NodeBlobCache:
             return None
         key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
         digest = self._verified.get(key)
-        if digest is None:
+        if check is not None:  # (remembered by the check itself, not here: no SHA-256 ran)
+            whole = st.st_size == record.get("size")
+            digest = record.get("sha256") if whole and _passes(check, path) else ""
+        elif digest is None:
             if st.st_size != record.get("size"):
                 digest = ""
             else:
@@ -143,18 +155,24 @@ class NodeBlobCache:
             remember_digest(key[0], digest)
 
     def fetch(
-        self, uri: str, download: Callable[[str], None], counts: _Counts | None = None
+        self,
+        uri: str,
+        download: Callable[[str], None],
+        counts: _Counts | None = None,
+        check: Callable[[str], None] | None = None,
     ) -> tuple[str, bool]:
         """A local copy of ``uri``, downloading it with ``download(path)`` on a miss, and
         whether the cache keeps it: a blob larger than the whole cache is handed over as a
-        temporary file that the caller removes once read.
+        temporary file that the caller removes once read. ``check(path)``, if given, vets
+        a hit (:meth:`lookup`) and a download before it is kept or handed over: what it
+        raises propagates, the download removed.
 
         Another worker downloading the same blob is waited for, not duplicated.
         """
         path = self._entry(uri)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with _locked(path + ".lock"):
-            found = self.lookup(uri)
+            found = self.lookup(uri, check)
             if found is not None:
                 if counts is not None:
                     size = os.path.getsize(found)
@@ -171,11 +189,19 @@ class NodeBlobCache:
                     counts.misses += 1
                     counts.bytes_fetched += size
                 if size > self.max_bytes:
+                    if check is not None:
+                        check(tmp)
                     handed = True
                     return tmp, False
-                with open(tmp, "rb") as fh:
-                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
-                os.replace(tmp, path)
+                os.replace(tmp, path)  # no entry before its record: checked at its name
+                try:
+                    if check is not None:
+                        check(path)
+                    with open(path, "rb") as fh:
+                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                except BaseException:
+                    self._remove(path)
+                    raise
                 st = os.stat(path)
                 self._remember((path, st.st_ino, st.st_size, st.st_mtime_ns), digest)
                 record = json.dumps({"uri": uri, "size": size, "sha256": digest}).encode()
@@ -329,15 +355,18 @@ class CachingBlobStore(BlobStore):
             evicted=c.evicted,
         )
 
-    def _cached(self, uri: str) -> tuple[str, bool] | None:
+    def _cached(
+        self, uri: str, check: Callable[[str], None] | None = None
+    ) -> tuple[str, bool] | None:
         """A local copy of a value's blob (fetched now if missing) and whether the cache keeps
-        it (else the caller removes it once read); None for a blob that is no value's."""
+        it (else the caller removes it once read); None for a blob that is no value's.
+        ``check``: see :meth:`NodeBlobCache.fetch`."""
         if not cacheable(uri):
             return None
         started = time.monotonic()
         counts = _Counts()
         try:
-            got = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts)
+            got = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts, check)
         except OSError as exc:  # the node's disk (full, read-only): the store still answers
             self._note(
                 f"input blob {_short(uri)}: this node's cache failed ({exc}): read "
@@ -366,11 +395,13 @@ class CachingBlobStore(BlobStore):
             )
         return got
 
-    def _read(self, uri: str, read: Callable[[str], _T]) -> _T | None:
+    def _read(
+        self, uri: str, read: Callable[[str], _T], check: Callable[[str], None] | None = None
+    ) -> _T | None:
         """``read(local copy)``, or None when the blob is not cached; a copy evicted by
         another worker between the lookup and the read is fetched again once."""
         for _ in range(2):
-            got = self._cached(uri)
+            got = self._cached(uri, check)
             if got is None:
                 return None
             path, kept = got
@@ -392,6 +423,15 @@ class CachingBlobStore(BlobStore):
         os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
         if self._read(uri, lambda path: shutil.copyfile(path, local_path)) is None:
             self.store.get_file(uri, local_path)
+
+    def local_copy(self, uri: str, dest: str, check: Callable[[str], None]) -> str:
+        """A hard link at ``dest`` to this node's checked copy of a value's blob (see the
+        module): nothing is copied. Where a link cannot be made (another filesystem), a
+        copy, checked again."""
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        if self._read(uri, functools.partial(_place, dest=dest, check=check), check) is None:
+            return super().local_copy(uri, dest, check)
+        return dest
 
     def size(self, uri: str) -> int | None:
         return self.store.size(uri)
@@ -467,6 +507,27 @@ def _digest(data: bytes) -> str:
 def _file_digest(path: str) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _passes(check: Callable[[str], None], path: str) -> bool:
+    try:
+        check(path)
+    except CorruptBlobError:
+        return False
+    return True
+
+
+def _place(path: str, dest: str, check: Callable[[str], None]) -> bool:
+    """``dest`` made the file at ``path`` (checked): a hard link, else a copy checked again.
+    A ``path`` gone (evicted) raises :class:`FileNotFoundError` (fetched again)."""
+    try:
+        os.link(path, dest)
+    except FileNotFoundError:
+        raise
+    except OSError:  # another filesystem, or one without links
+        shutil.copyfile(path, dest)
+        check(dest)
+    return True
 
 
 def _read_bytes(path: str) -> bytes:

@@ -98,6 +98,34 @@ class BlobStoreConformance:
         blob_store.get_file(uri, str(dest))
         assert dest.read_bytes() == src.read_bytes()
 
+    def test_local_copy_is_checked_and_holds_the_bytes(
+        self, blob_store: BlobStore, tmp_path: Any
+    ) -> None:
+        data = os.urandom(50_000)
+        uri = blob_store.put_bytes("values/lc/lc", data)
+        seen: list[bytes] = []
+
+        def check(path: str) -> None:
+            with open(path, "rb") as fh:
+                seen.append(fh.read())
+
+        got = blob_store.local_copy(uri, str(tmp_path / "copy"), check)
+        with open(got, "rb") as fh:
+            assert fh.read() == data
+        assert seen and all(b == data for b in seen)  # checked before it was handed over
+
+        class Refused(Exception):
+            pass
+
+        def refuse(path: str) -> None:
+            raise Refused(path)
+
+        other = blob_store.put_bytes("values/lc/other", b"other")
+        with pytest.raises(Refused):  # what the check raises propagates
+            blob_store.local_copy(other, str(tmp_path / "refused"), refuse)
+        with pytest.raises(NotFoundError):
+            blob_store.local_copy(blob_store.uri("values/lc/gone"), str(tmp_path / "g"), check)
+
     def test_dir_roundtrip(self, blob_store: BlobStore, tmp_path: Any) -> None:
         src = tmp_path / "tree"
         (src / "sub" / "deeper").mkdir(parents=True)

@@ -32,6 +32,7 @@ Invariants:
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -333,9 +334,10 @@ def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
 def blob_file(value: Value, ctx: ValueContext) -> str:
     """A local, checked file of an offloaded value's blob, for a reader to map: the store's
     own file when the store is local, else a copy downloaded once into the context's scratch
-    directory (``download/<hash>.<format>``). A download takes that name only once its
-    bytes match the value's hash: one damaged or cut short is removed and raised, never left
-    for the context's next reader to take as checked.
+    directory (``download/<hash>.<format>``; on a Ray node, a link to the node cache's copy:
+    :meth:`~airfoil.core.blobs.BlobStore.local_copy`). A download takes that name only once
+    its bytes match the value's hash: one damaged or cut short is removed and raised, never
+    left for the context's next reader to take as checked.
 
     Raises:
         NotFoundError: the blob is missing.
@@ -358,8 +360,7 @@ def blob_file(value: Value, ctx: ValueContext) -> str:
 
     part = f"{path}.{uuid.uuid4().hex[:12]}.part"
     try:
-        ctx.blobs.get_file(value.uri, part)
-        check_path(value, part)
+        ctx.blobs.local_copy(value.uri, part, functools.partial(check_path, value))
         os.replace(part, path)
     finally:
         if os.path.exists(part):

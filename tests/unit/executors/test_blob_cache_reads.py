@@ -1,0 +1,169 @@
+"""A frame or an array read on a Ray node through its blob cache (``CachingBlobStore``
+behind a remote store): fetched once, checked against the value's hash before the cache
+keeps it, and handed to the reader as a link to the cache's copy, not a second copy."""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from airfoil.core.errors import CorruptBlobError
+from airfoil.core.records import Value
+from airfoil.executors import _blob_cache
+from airfoil.executors._blob_cache import CachingBlobStore, NodeBlobCache
+from airfoil.store.blob import FsspecBlobStore
+from airfoil.types import TypeEngine, ValueContext
+from airfoil.types._base import values_key
+
+pytestmark = pytest.mark.unit
+
+
+def _array() -> Any:
+    return np.random.default_rng(7).random(60_000)
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(np.random.default_rng(8).random((20_000, 3)), columns=["a", "b", "c"])
+
+
+def _equal(got: Any, want: Any) -> None:
+    if isinstance(want, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, want)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+KINDS = pytest.mark.parametrize(
+    ("make", "py_type"), [(_array, np.ndarray), (_frame, pd.DataFrame)], ids=["array", "frame"]
+)
+
+
+class _Node:
+    """A remote store, what it was asked to download, and a node's cache in front of it."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.remote = FsspecBlobStore(f"memory://airfoil-test-{uuid.uuid4().hex}")
+        self.cache = NodeBlobCache(str(tmp_path / "cache"), 10_000_000)
+        self.blobs = CachingBlobStore(self.remote, self.cache, node="n1")
+        self.asked: list[str] = []
+        self.tmp = tmp_path
+        real = self.remote.get_file
+
+        def get_file(uri: str, local_path: str) -> None:
+            self.asked.append(uri)
+            real(uri, local_path)
+
+        self.remote.get_file = get_file  # type: ignore[method-assign]
+
+    def attempt(self, name: str) -> ValueContext:
+        """A task attempt's context on this node (its own scratch folder)."""
+        return ValueContext(self.blobs, offload_threshold=0, scratch_dir=str(self.tmp / name))
+
+    def store(self, obj: Any, py_type: Any) -> Value:
+        return TypeEngine().to_value(obj, py_type, ValueContext(self.remote, offload_threshold=0))
+
+    def damage(self, value: Value) -> bytes:
+        good = self.remote.get_bytes(value.uri or "")
+        self.remote.put_bytes(values_key(value.hash), good[:-64] + bytes(64))
+        return good
+
+    def cached_files(self) -> list[str]:
+        return sorted(
+            f for _, _, files in os.walk(self.cache.directory) for f in files if "." not in f
+        )
+
+
+def _downloaded(ctx: ValueContext, value: Value) -> str:
+    return os.path.join(ctx.scratch(), "download", f"{value.hash}.{value.format}")
+
+
+@KINDS
+def test_a_read_on_a_node_is_fetched_and_written_once(
+    tmp_path: Path, make: Callable[[], Any], py_type: Any
+) -> None:
+    """On main the reader's file was a second copy of the cache's (downloaded into the
+    cache, then copied into the attempt's scratch folder): another inode."""
+    node = _Node(tmp_path)
+    obj = make()
+    value = node.store(obj, py_type)
+    engine = TypeEngine()
+    first = node.attempt("first")
+    _equal(engine.to_python(value, py_type, first), obj)
+    entry = node.cache.lookup(value.uri or "")
+    assert entry is not None
+    assert os.stat(_downloaded(first, value)).st_ino == os.stat(entry).st_ino  # a link
+    second = node.attempt("second")  # another attempt on the node: fetches nothing
+    _equal(engine.to_python(value, py_type, second), obj)
+    assert os.stat(_downloaded(second, value)).st_ino == os.stat(entry).st_ino
+    assert node.asked == [value.uri]
+    report = node.blobs.take_report()
+    assert report is not None and (report.misses, report.hits) == (1, 1)
+    node.cache.max_bytes = 0
+    node.cache.evict()  # the entry goes; the attempts' links stay whole
+    assert node.cached_files() == []
+    _equal(engine.to_python(value, py_type, first), obj)
+
+
+@KINDS
+def test_a_damaged_download_on_a_node_is_neither_used_nor_kept(
+    tmp_path: Path, make: Callable[[], Any], py_type: Any
+) -> None:
+    """On main the node's cache kept the damaged download (it checked only its own
+    SHA-256 of what it fetched), so each attempt copied it again only to refuse it."""
+    node = _Node(tmp_path)
+    obj = make()
+    value = node.store(obj, py_type)
+    good = node.damage(value)
+    ctx = node.attempt("a")
+    for _ in range(2):
+        with pytest.raises(CorruptBlobError, match="is corrupt"):
+            TypeEngine().to_python(value, py_type, ctx)
+        assert node.cached_files() == []
+        assert os.listdir(os.path.join(node.cache.directory, "tmp")) == []
+        assert os.listdir(os.path.join(ctx.scratch(), "download")) == []
+    node.remote.put_bytes(values_key(value.hash), good)  # repaired: the next read fetches it
+    _equal(TypeEngine().to_python(value, py_type, ctx), obj)
+
+
+@KINDS
+def test_an_entry_that_fails_the_value_s_check_is_fetched_again(
+    tmp_path: Path, make: Callable[[], Any], py_type: Any
+) -> None:
+    """An entry kept without the value's check (read as bytes, or by an older version)
+    whose bytes are not the value's is dropped and fetched again. On main its copy was
+    refused on every read while the entry lived."""
+    node = _Node(tmp_path)
+    obj = make()
+    value = node.store(obj, py_type)
+    good = node.damage(value)
+    node.blobs.get_bytes(value.uri or "")  # kept as fetched: its SHA-256 is the record's
+    node.remote.put_bytes(values_key(value.hash), good)
+    _equal(TypeEngine().to_python(value, py_type, node.attempt("a")), obj)
+    assert node.asked == [value.uri, value.uri]  # the damaged entry dropped, fetched again
+
+
+@KINDS
+def test_where_no_link_can_be_made_the_reader_gets_a_checked_copy(
+    tmp_path: Path, make: Callable[[], Any], py_type: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = _Node(tmp_path)
+    obj = make()
+    value = node.store(obj, py_type)
+
+    def cross_device(src: str, dst: str) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(_blob_cache.os, "link", cross_device)
+    ctx = node.attempt("a")
+    _equal(TypeEngine().to_python(value, py_type, ctx), obj)
+    entry = node.cache.lookup(value.uri or "")
+    assert entry is not None
+    assert os.stat(_downloaded(ctx, value)).st_ino != os.stat(entry).st_ino
