@@ -311,8 +311,10 @@ class FsspecBlobStore(BlobStore):
         import fsspec
 
         self.url = url.rstrip("/")
-        self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
         self._protocol = url.split("://", 1)[0] if "://" in url else "file"
+        if self._protocol in ("file", "local"):  # folders made as an object store's keys are
+            storage_options.setdefault("auto_mkdir", True)
+        self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
         self.atomic_put = (
             self._protocol in ATOMIC_PUT_PROTOCOLS if atomic_put is None else atomic_put
         )

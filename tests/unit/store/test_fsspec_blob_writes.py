@@ -141,3 +141,16 @@ def test_a_failed_staged_move_removes_its_temporary(
 
 def test_cleaning_a_store_that_never_staged_finds_nothing(url: str) -> None:
     assert FsspecBlobStore(url).remove_stale_temporaries() == 0
+
+
+def test_a_local_fsspec_store_makes_its_folders(tmp_path: Any) -> None:
+    """``local://`` (fsspec's local filesystem, read as a remote store: no local path) wrote
+    nothing on main: its temporary's folder did not exist (fsspec makes none by default)."""
+    store = open_blob_store(f"local://{tmp_path / 'store'}")
+    assert isinstance(store, FsspecBlobStore)
+    uri = store.put_bytes("values/ab/abc", b"data")
+    assert store.get_bytes(uri) == b"data"
+    src = tmp_path / "f"
+    src.write_bytes(b"file")
+    assert store.get_bytes(store.put_file("files/x/f", str(src))) == b"file"
+    assert store.get_bytes(store.append_text("logs/a/b.log", "line\n")) == b"line\n"
