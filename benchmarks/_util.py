@@ -9,6 +9,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 #: A one-task workflow whose task writes `time.time()` to $FIRST_TASK_AT when its body starts
 #: (B6: launch to first task, of a whole `airfoil run` process).
@@ -125,3 +126,32 @@ def workload(which: str) -> Callable[[], object]:
     import bench_core
 
     return bench_core.chain100
+
+
+def remote_array_trees(doc: str | None, prefix: str) -> tuple[Any, str, str, str]:
+    """A remote-read benchmark's set-up: its arguments (``SRC ...``: the trees' ``src``
+    folders, ``--pairs``), a new home folder, the URL of an fsspec store in it (read as a
+    remote one: no local path) and the JSON record of a seeded 10,000,000 float64 array
+    (~80 MB) stored there, for the readers' processes."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("src", nargs="+", help="a tree's src folder (imported by the reader)")
+    parser.add_argument("--pairs", type=int, default=5)
+    args = parser.parse_args()
+    home = temp_dir(prefix=prefix)
+    url = "file://" + os.path.join(home, "store")
+    return args, home, url, _write_remote_array(url)
+
+
+def _write_remote_array(url: str) -> str:
+    import msgspec
+    import numpy as np
+
+    from airfoil.store.blob import FsspecBlobStore
+    from airfoil.types import TypeEngine, ValueContext
+
+    array = np.random.default_rng(0).random(10_000_000)
+    ctx = ValueContext(FsspecBlobStore(url, auto_mkdir=True), offload_threshold=0)
+    value = TypeEngine().to_value(array, np.ndarray, ctx)
+    return msgspec.json.encode(value).decode()

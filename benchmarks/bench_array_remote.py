@@ -18,7 +18,6 @@ task input of the same value).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,7 +25,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import temp_dir
+from _util import remote_array_trees
 
 _CHILD = r"""
 import json, resource, sys, time, tracemalloc
@@ -74,27 +73,8 @@ print(json.dumps(out))
 """
 
 
-def _write(url: str) -> str:
-    import msgspec
-    import numpy as np
-
-    from airfoil.store.blob import FsspecBlobStore
-    from airfoil.types import TypeEngine, ValueContext
-
-    array = np.random.default_rng(0).random(10_000_000)
-    ctx = ValueContext(FsspecBlobStore(url, auto_mkdir=True), offload_threshold=0)
-    value = TypeEngine().to_value(array, np.ndarray, ctx)
-    return msgspec.json.encode(value).decode()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("src", nargs="+", help="a tree's src folder (imported by the reader)")
-    parser.add_argument("--pairs", type=int, default=5)
-    args = parser.parse_args()
-    home = temp_dir(prefix="airfoil-bench-remote-")
-    url = "file://" + os.path.join(home, "store")
-    value = _write(url)
+    args, home, url, value = remote_array_trees(__doc__, "airfoil-bench-remote-")
     got: dict[str, list[dict[str, dict[str, float]]]] = {s: [] for s in args.src}
     for i in range(args.pairs):
         for src in args.src:

@@ -21,7 +21,6 @@ no second copy), the read's wall and user / kernel CPU (the read and a sum of th
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import temp_dir
+from _util import remote_array_trees
 
 _CHILD = r"""
 import json, os, resource, sys, time
@@ -82,19 +81,6 @@ print(json.dumps(out))
 """
 
 
-def _write(url: str) -> str:
-    import msgspec
-    import numpy as np
-
-    from airfoil.store.blob import FsspecBlobStore
-    from airfoil.types import TypeEngine, ValueContext
-
-    array = np.random.default_rng(0).random(10_000_000)
-    ctx = ValueContext(FsspecBlobStore(url, auto_mkdir=True), offload_threshold=0)
-    value = TypeEngine().to_value(array, np.ndarray, ctx)
-    return msgspec.json.encode(value).decode()
-
-
 def _read(src: str, url: str, value: str, cache: str, scratch: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(src))
     done = subprocess.run(
@@ -108,13 +94,7 @@ def _read(src: str, url: str, value: str, cache: str, scratch: str) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("src", nargs="+", help="a tree's src folder (imported by the reader)")
-    parser.add_argument("--pairs", type=int, default=5)
-    args = parser.parse_args()
-    home = temp_dir(prefix="airfoil-bench-node-cache-")
-    url = "file://" + os.path.join(home, "store")
-    value = _write(url)
+    args, home, url, value = remote_array_trees(__doc__, "airfoil-bench-node-cache-")
     got: dict[tuple[str, str], list[dict[str, float]]] = {}
     for i in range(args.pairs):
         for src in args.src:

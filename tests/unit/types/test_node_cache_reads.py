@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
+from test_remote_reads import KINDS as REMOTE_KINDS
+from test_remote_reads import _equal
 
 from airfoil.core.errors import CorruptBlobError
 from airfoil.core.records import Value
@@ -26,24 +26,7 @@ from airfoil.types._base import values_key
 pytestmark = pytest.mark.unit
 
 
-def _array() -> Any:
-    return np.random.default_rng(7).random(60_000)
-
-
-def _frame() -> pd.DataFrame:
-    return pd.DataFrame(np.random.default_rng(8).random((20_000, 3)), columns=["a", "b", "c"])
-
-
-def _equal(got: Any, want: Any) -> None:
-    if isinstance(want, pd.DataFrame):
-        pd.testing.assert_frame_equal(got, want)
-    else:
-        np.testing.assert_array_equal(got, want)
-
-
-KINDS = pytest.mark.parametrize(
-    ("make", "py_type"), [(_array, np.ndarray), (_frame, pd.DataFrame)], ids=["array", "frame"]
-)
+KINDS = pytest.mark.parametrize(("make", "py_type"), REMOTE_KINDS, ids=["array", "frame"])
 
 
 class _Node:
