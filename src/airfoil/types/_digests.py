@@ -105,10 +105,11 @@ def digest_file(path: str, algorithm: str) -> str:
 
     Raises:
         OSError: the file cannot be read (``FileNotFoundError`` when it is missing).
+        CorruptBlobError: ``algorithm`` is none this version knows.
     """
-    if algorithm == SHA256:
+    if algorithm_of({DIGEST_META: algorithm}) == SHA256:
         with open(path, "rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
-    h = hasher(algorithm)
+    h = _blake3()()
     h.update_mmap(path)
     return str(h.hexdigest())

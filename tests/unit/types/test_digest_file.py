@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
+from airfoil.core.errors import CorruptBlobError
 from airfoil.types._digests import BLAKE3, SHA256, digest_file
 
 
@@ -45,3 +46,9 @@ def test_checking_a_file_s_blake3_allocates_no_buffer(tmp_path: Path) -> None:
 def test_a_missing_file_is_file_not_found(tmp_path: Path, algorithm: str) -> None:
     with pytest.raises(FileNotFoundError):
         digest_file(str(tmp_path / "gone"), algorithm)
+
+
+def test_an_unknown_algorithm_is_refused_by_name(tmp_path: Path) -> None:
+    path, _ = _file(tmp_path, 10)
+    with pytest.raises(CorruptBlobError, match="'md5', which this version"):
+        digest_file(path, "md5")
