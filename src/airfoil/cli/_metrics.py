@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from airfoil.cli._common import RUN_DOMAIN, handle_errors, local_execution, out_console, runtime
 from airfoil.cli._table import Table
+
+if TYPE_CHECKING:
+    from airfoil.core.metrics import MetricSeries
+    from airfoil.wire import MetricSeriesOut
 
 __all__ = ["register", "sparkline"]
 
@@ -74,6 +79,11 @@ def _local(
     series = rt.meta.metric_series(execution_id, node, name)
     if node is not None and not series:
         rt.meta.get_node(execution_id, node)
+    return _series_rows(series)
+
+
+def _series_rows(series: Iterable[MetricSeries | MetricSeriesOut]) -> list[dict[str, Any]]:
+    """The JSON rows of metric series, stored (a local run's) or sent (a server's)."""
     return [
         {
             "node": s.node_id,
@@ -103,19 +113,7 @@ def _remote(
         out = addressed(
             client, domain, lambda d: client.metrics(execution_id, node, name=name, domain=d)
         )
-    return [
-        {
-            "node": s.node_id,
-            "attempt": s.attempt,
-            "task": s.task,
-            "name": s.name,
-            "kind": s.kind,
-            "steps": s.steps,
-            "values": s.values,
-            "times": s.times,
-        }
-        for s in out.items
-    ]
+    return _series_rows(out.items)
 
 
 def register(root: typer.Typer) -> None:

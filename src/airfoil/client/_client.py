@@ -342,23 +342,25 @@ class Client(Insights):
         self, execution_id: str, *, project: str | None = None, domain: str | None = None
     ) -> ExecutionSummary:
         """Stop an execution (``domain``: as in :meth:`get`)."""
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/terminate"
-        r = self._call("POST", path, params=_in(domain))
-        return ExecutionSummary.model_validate(r.json())
+        return self._act("terminate", execution_id, project, domain)
 
     def relaunch(
         self, execution_id: str, *, project: str | None = None, domain: str | None = None
     ) -> ExecutionSummary:
         """A new execution of the same version with the same inputs."""
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/relaunch"
-        r = self._call("POST", path, params=_in(domain))
-        return ExecutionSummary.model_validate(r.json())
+        return self._act("relaunch", execution_id, project, domain)
 
     def recover(
         self, execution_id: str, *, project: str | None = None, domain: str | None = None
     ) -> ExecutionSummary:
         """A new execution of a failed one that reuses every node that had succeeded."""
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/recover"
+        return self._act("recover", execution_id, project, domain)
+
+    def _act(
+        self, action: str, execution_id: str, project: str | None, domain: str | None
+    ) -> ExecutionSummary:
+        """POST one of an execution's actions (terminate, relaunch, recover)."""
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/{action}"
         r = self._call("POST", path, params=_in(domain))
         return ExecutionSummary.model_validate(r.json())
 

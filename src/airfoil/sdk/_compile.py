@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -352,12 +353,14 @@ def bind_call(
     kwargs: dict[str, Any],
     kind: str,
     label: str | None = None,
+    caller: types.FrameType | None = None,
 ) -> Any:
     """Record a call as a node and return its promised outputs (``label`` names the node;
-    default the callee's short name)."""
+    default the callee's short name; ``caller``: the frame that made the call, default the
+    caller of this function's caller)."""
     name = callee.name
     call = _describe_call(name, kwargs)
-    frame = sys._getframe(2)
+    frame = caller or sys._getframe(2)
     ctx.location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     names = [p.name for p in interface.inputs]
     if len(args) > len(names):

@@ -20,9 +20,7 @@ from airfoil.core.records import CachePolicy, TaskSpec, encode_json
 from airfoil.core.resources import ResourceSpec, limit_below_request, parse_duration
 from airfoil.core.secret_names import secret_name_problem
 from airfoil.sdk import _compile
-from airfoil.sdk._entity import entity_module, run_outside, type_engine
-from airfoil.sdk._gather import inside_gather
-from airfoil.sdk._imperative import deferred_call
+from airfoil.sdk._entity import call_entity, entity_module, type_engine
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
 from airfoil.sdk._versioning import CodeVersion, compute_version, defining, with_config
@@ -275,38 +273,11 @@ class TaskDef(Generic[P, R]):
         return self.__airfoil_fn__(*args, **kwargs)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = _compile.active()
-        if ctx is not None:
-            result: Any = _compile.bind_call(
-                ctx,
-                self,
-                self.interface,
-                self.py_interface.input_types,
-                args,
-                kwargs,
-                "task",
-                label=self._node_label,
-            )
-            return result  # type: ignore[no-any-return]
-        recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
-        if recorded is not None:
-            return recorded  # type: ignore[no-any-return]
-        from airfoil.sdk._context import running_context
-
-        running = running_context()
-        if running is not None:
-            if running.child_runner is None:
-                # No engine to record it (a worker process): a plain call of the function.
-                return self.__airfoil_fn__(*args, **kwargs)
-            names = list(self.py_interface.input_types)
-            given = dict(zip(names, args, strict=False))
-            given.update(kwargs)
-            # Inside a running task: a durable child node of the calling node. Calls written
-            # inside af.gather(...) start without waiting; so do calls of async tasks (the
-            # caller awaits them).
-            deferred = not self.is_async and inside_gather(sys._getframe(1))
-            return running.child_runner(self, given, deferred=deferred)  # type: ignore[no-any-return]
-        return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
+        caller = sys._getframe(1)
+        result: R = call_entity(
+            self, "task", args, kwargs, caller, plain_in_worker=True, awaited=self.is_async
+        )
+        return result
 
     def __repr__(self) -> str:
         return f"TaskDef({self.name})"

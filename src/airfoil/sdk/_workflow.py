@@ -13,10 +13,8 @@ from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.phases import NodeKind
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
 from airfoil.sdk import _compile
-from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._entity import call_entity, entity_module, type_engine
 from airfoil.sdk._gates import check_gate_names
-from airfoil.sdk._gather import inside_gather
-from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._mocking import mock_epoch
 from airfoil.sdk._promise import NodeOutputs, Promise
@@ -252,36 +250,10 @@ class WorkflowDef(Generic[P, R]):
         return named
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = _compile.active()
-        if ctx is not None:
-            result: Any = _compile.bind_call(
-                ctx,
-                self,
-                self.interface,
-                self.py_interface.input_types,
-                args,
-                kwargs,
-                "workflow",
-                label=self._node_label,
-            )
-            return result  # type: ignore[no-any-return]
-        recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
-        if recorded is not None:
-            return recorded  # type: ignore[no-any-return]
-        from airfoil.sdk._context import running_context
-
-        running = running_context()
-        if running is not None and running.child_runner is not None:
-            # Inside a running task: a child node of the calling node, in the same
-            # execution, whose children are this workflow's nodes (as flytekit's @dynamic
-            # or Prefect's subflows). Calls written inside af.gather(...) start without
-            # waiting.
-            names = list(self.py_interface.input_types)
-            given = dict(zip(names, args, strict=False))
-            given.update(kwargs)
-            deferred = inside_gather(sys._getframe(1))
-            return running.child_runner(self, given, deferred=deferred)  # type: ignore[no-any-return]
-        return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
+        result: R = call_entity(
+            self, "workflow", args, kwargs, sys._getframe(1), plain_in_worker=False
+        )
+        return result
 
     def __repr__(self) -> str:
         return f"WorkflowDef({self.name})"

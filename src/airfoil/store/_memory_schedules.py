@@ -11,10 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.errors import ConfigError
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
+from airfoil.store._schedules import (
+    ScheduleRecord,
+    ScheduleStore,
+    schedule_not_found,
+    select_schedules,
+)
 
 __all__ = ["MemoryScheduleStore"]
 
@@ -45,7 +50,7 @@ class MemoryScheduleStore(ScheduleStore):
         with self._lock:
             data = self._rows().get((project, domain, name))
         if data is None:
-            raise _missing(name, project, domain)
+            raise schedule_not_found(name, project, domain)
         return _RECORD.decode(data)
 
     def list_schedules(
@@ -85,7 +90,7 @@ class MemoryScheduleStore(ScheduleStore):
         with self._lock:
             data = self._rows().get(key)
             if data is None:
-                raise _missing(name, project, domain)
+                raise schedule_not_found(name, project, domain)
             record = _RECORD.decode(data)
             record.active = active
             record.next_fire_at = next_fire_at if active else None
@@ -163,10 +168,3 @@ class MemoryScheduleStore(ScheduleStore):
     ) -> bool:
         with self._lock:
             return self._rows().pop((project, domain, name), None) is not None
-
-
-def _missing(name: str, project: str, domain: str) -> NotFoundError:
-    return NotFoundError(
-        f"no schedule {name!r} in {project}/{domain}: activate it with "
-        "`airfoil schedules activate FILE NAME`"
-    )

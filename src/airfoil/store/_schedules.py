@@ -26,7 +26,13 @@ import msgspec
 from airfoil.core.errors import NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
 
-__all__ = ["ScheduleRecord", "ScheduleStore", "activate_record", "select_schedules"]
+__all__ = [
+    "ScheduleRecord",
+    "ScheduleStore",
+    "activate_record",
+    "schedule_not_found",
+    "select_schedules",
+]
 
 
 class ScheduleRecord(msgspec.Struct, omit_defaults=True):
@@ -148,6 +154,14 @@ class ScheduleStore(abc.ABC):
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:
         """Remove a schedule; return whether it existed."""
+
+
+def schedule_not_found(name: str, project: str, domain: str) -> NotFoundError:
+    """The error of every backend for a schedule that is not there (with how to make it)."""
+    return NotFoundError(
+        f"no schedule {name!r} in {project}/{domain}: activate it with "
+        "`airfoil schedules activate FILE NAME`"
+    )
 
 
 def select_schedules(

@@ -43,7 +43,30 @@ __all__ = [
 ]
 
 
-class File:
+class _LocalPath:
+    """What :class:`File` and :class:`Directory` share: a local path (``os.PathLike``), and
+    pydantic fields of their type."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = os.fspath(path)
+
+    @property
+    def path(self) -> str:
+        """The local path."""
+        return self._path
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """So a pydantic model may have a field of this type (no ``arbitrary_types_allowed``)."""
+        return _pydantic_schema(cls, handler)
+
+    def __fspath__(self) -> str:
+        return self._path
+
+
+class File(_LocalPath):
     """A local file, passed between tasks by content.
 
     A task returns ``File("out.csv")`` (or takes a ``File`` input) and Airfoil uploads it to the
@@ -55,15 +78,7 @@ class File:
         path: the file's local path.
     """
 
-    __slots__ = ("_path",)
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = os.fspath(path)
-
-    @property
-    def path(self) -> str:
-        """The local path."""
-        return self._path
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -88,14 +103,6 @@ class File:
         """Whether the path is an existing file."""
         return os.path.isfile(self._path)
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """So a pydantic model may have a File field (no ``arbitrary_types_allowed``)."""
-        return _pydantic_schema(cls, handler)
-
-    def __fspath__(self) -> str:
-        return self._path
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, File):
             return NotImplemented
@@ -112,7 +119,7 @@ class File:
         return f"File({self._path!r})"
 
 
-class Directory:
+class Directory(_LocalPath):
     """A local directory tree, passed between tasks by content.
 
     Two directories are equal when they have the same name and the same files (relative
@@ -122,15 +129,7 @@ class Directory:
         path: the directory's local path.
     """
 
-    __slots__ = ("_path",)
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = os.fspath(path)
-
-    @property
-    def path(self) -> str:
-        """The local path."""
-        return self._path
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -159,14 +158,6 @@ class Directory:
     def exists(self) -> bool:
         """Whether the path is an existing directory."""
         return os.path.isdir(self._path)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """So a pydantic model may have a Directory field (no ``arbitrary_types_allowed``)."""
-        return _pydantic_schema(cls, handler)
-
-    def __fspath__(self) -> str:
-        return self._path
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Directory):

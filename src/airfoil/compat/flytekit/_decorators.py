@@ -291,18 +291,20 @@ _TASK_DEFAULTS: dict[str, Any] = dict(
 )
 
 
-def airfoil_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def airfoil_options(
+    options: dict[str, Any], what: str = "task"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """flytekit's task options (as ``@task`` takes them) for a task made another way (a
-    ShellTask, SQLite3Task, ContainerTask): the options of :func:`airfoil.task`, and the
-    platform options recorded in ``flyte_options``.
+    ShellTask, SQLite3Task, ContainerTask, a ``@dynamic``): the options of
+    :func:`airfoil.task`, and the platform options recorded in ``flyte_options``.
 
     Raises:
-        TypeError: an option flytekit's ``@task`` does not have.
+        TypeError: an option flytekit's ``@task`` (or ``what``) does not have.
     """
     _prepare()
     given = {k: v for k, v in options.items() if k in _TASK_DEFAULTS}
     platform = {k: v for k, v in options.items() if k not in _TASK_DEFAULTS}
-    _check_platform(platform, "task")
+    _check_platform(platform, what)
     return _task_options(**{**_TASK_DEFAULTS, **given}), platform
 
 
@@ -370,14 +372,7 @@ def task(
         docs=docs,
     )
 
-    def wrap(fn: Callable[..., Any]) -> Any:
-        _prepare()
-        made = _task.task(**options)(fn)
-        vars(made)["flyte_options"] = dict(platform)
-        vars(made)["echo_task_output"] = True  # a script's call prints what tasks print
-        return hint_resources_locally(made)
-
-    return wrap(_task_function) if _task_function is not None else wrap
+    return _decorate(_task.task, options, platform, _task_function)
 
 
 def PythonFunctionTask(
@@ -417,55 +412,33 @@ def _check_platform(platform: dict[str, Any], what: str) -> None:
         raise TypeError(f"{what}() got unexpected keyword argument(s) {', '.join(unknown)}")
 
 
-def dynamic(
-    _task_function: Callable[..., Any] | None = None,
-    *,
-    cache: Any = False,
-    cache_serialize: bool = False,
-    cache_version: str = "",
-    cache_ignore_input_vars: Any = (),
-    retries: int = 0,
-    interruptible: bool | None = None,
-    timeout: Any = None,
-    environment: dict[str, str] | None = None,
-    requests: Any = None,
-    limits: Any = None,
-    resources: Any = None,
-    secret_requests: Any = None,
-    docs: Any = None,
-    **platform: Any,
-) -> Any:
-    """flytekit's ``@dynamic`` as an Airfoil dynamic workflow; ``cache=`` (and
-    ``cache_version``...) cache its outputs by its inputs, as flytekit's does.
+def dynamic(_task_function: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """flytekit's ``@dynamic`` as an Airfoil dynamic workflow; takes the options of
+    :func:`task`: ``cache=`` (and ``cache_version``...) cache its outputs by its inputs, as
+    flytekit's does.
 
     Raises:
         TypeError: an option flytekit's ``@dynamic`` does not have.
     """
-    _check_platform(platform, "dynamic")
-    options = _task_options(
-        cache=cache,
-        cache_serialize=cache_serialize,
-        cache_version=cache_version,
-        cache_ignore_input_vars=cache_ignore_input_vars,
-        retries=retries,
-        interruptible=interruptible,
-        timeout=timeout,
-        environment=environment,
-        requests=requests,
-        limits=limits,
-        resources=resources,
-        secret_requests=secret_requests,
-        docs=docs,
-    )
+    airfoil, platform = airfoil_options(options, "dynamic")
+    return _decorate(_dynamic.dynamic, airfoil, platform, _task_function)
+
+
+def _decorate(
+    maker: Callable[..., Callable[[Callable[..., Any]], Any]],
+    options: dict[str, Any],
+    platform: dict[str, Any],
+    fn: Callable[..., Any] | None,
+) -> Any:
+    """``@task`` or ``@dynamic`` (``maker``, with Airfoil's ``options``) marked as flytekit's
+    (:func:`finish_task`, :func:`hint_resources_locally`): applied to ``fn``, or the
+    decorator when it is None (the options form)."""
 
     def wrap(fn: Callable[..., Any]) -> Any:
         _prepare()
-        made = _dynamic.dynamic(**options)(fn)
-        vars(made)["flyte_options"] = dict(platform)
-        vars(made)["echo_task_output"] = True
-        return hint_resources_locally(made)
+        return hint_resources_locally(finish_task(maker(**options)(fn), platform))
 
-    return wrap(_task_function) if _task_function is not None else wrap
+    return wrap(fn) if fn is not None else wrap
 
 
 def eager(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:

@@ -51,19 +51,34 @@ __all__ = [
 T = TypeVar("T")
 
 
+def _local_path(kind: str, path: str | os.PathLike[str], passes: str) -> str:
+    """The local path a ``FlyteFile``/``FlyteDirectory`` (``kind``) is made of: ``file://``
+    dropped.
+
+    Raises:
+        DefinitionError: a remote path (``s3://...``): Airfoil passes ``passes``.
+    """
+    text = os.fspath(path)
+    if "://" in text and not text.startswith("file://"):
+        raise DefinitionError(
+            f"{kind}({text!r}): Airfoil passes {passes} and return {kind}(local_path)"
+        )
+    return text.removeprefix("file://")
+
+
 class FlyteFile(File):
     """flytekit's ``FlyteFile``: a local file passed between tasks by content (an Airfoil
     :class:`~airfoil.File`). ``FlyteFile[typing.TypeVar("csv")]`` records a format and is the
     same type. Remote paths (``s3://...``) are not fetched: give a local path."""
 
     def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
-        text = os.fspath(path)
-        if "://" in text and not text.startswith("file://"):
-            raise DefinitionError(
-                f"FlyteFile({text!r}): Airfoil passes local files by content; download the "
-                "remote file in the task (fsspec) and return FlyteFile(local_path)"
+        super().__init__(
+            _local_path(
+                "FlyteFile",
+                path,
+                "local files by content; download the remote file in the task (fsspec)",
             )
-        super().__init__(text.removeprefix("file://"))
+        )
 
     def __class_getitem__(cls, _format: Any) -> type[FlyteFile]:
         return cls
@@ -110,13 +125,11 @@ class FlyteDirectory(Directory):
     """flytekit's ``FlyteDirectory``: a local directory tree passed by content."""
 
     def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
-        text = os.fspath(path)
-        if "://" in text and not text.startswith("file://"):
-            raise DefinitionError(
-                f"FlyteDirectory({text!r}): Airfoil passes local directories by content; "
-                "download it in the task and return FlyteDirectory(local_path)"
+        super().__init__(
+            _local_path(
+                "FlyteDirectory", path, "local directories by content; download it in the task"
             )
-        super().__init__(text.removeprefix("file://"))
+        )
 
     def __class_getitem__(cls, _format: Any) -> type[FlyteDirectory]:
         return cls

@@ -16,8 +16,8 @@ latest attempt with ``ROW_NUMBER() OVER``), so 10,000 failures group inside the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from airfoil.core.errors import NotFoundError
 from airfoil.core.experiments import SeriesStat, series_stat
@@ -31,7 +31,6 @@ from airfoil.store.sql._sql_text import SqlText
 
 __all__ = ["SqlObservabilityStore"]
 
-_T = TypeVar("_T")
 _SERIES = LazyDecoder(MetricSeries)
 _FAILURE = LazyDecoder(FailureRecord)
 
@@ -106,22 +105,8 @@ def _params(dialect: str, sql: str) -> str:
 class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
     """The metric series, failures and task runs of the host :class:`SqlMetaStore`."""
 
-    # Provided by SqlMetaStore.
+    # Provided by SqlMetaStore (dialect, _read and _transaction: as SqlTaskHistoryStore's).
     _s: SqlText
-    dialect: str
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(
-        self,
-        action: str,
-        body: Callable[[Any], _T],
-        *,
-        idempotent: bool = False,
-        begin: str | None = None,
-    ) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def put_metric_series(self, series: Sequence[MetricSeries]) -> None:
         if not series:

@@ -16,11 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.errors import ConfigError
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
+from airfoil.store._schedules import (
+    ScheduleRecord,
+    ScheduleStore,
+    schedule_not_found,
+    select_schedules,
+)
 from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS, SqlText
 
 __all__ = ["SqlScheduleStore"]
@@ -53,7 +58,7 @@ class SqlScheduleStore(ScheduleStore):
         params = {"project": project, "domain": domain, "name": name}
         rows = self._read(self._s.schedule_get, params, "reading a schedule")
         if not rows:
-            raise _missing(name, project, domain)
+            raise schedule_not_found(name, project, domain)
         return _record(rows[0])
 
     def list_schedules(
@@ -99,7 +104,7 @@ class SqlScheduleStore(ScheduleStore):
             return int(cur.rowcount)
 
         if self._transaction("activating a schedule", update) != 1:
-            raise _missing(name, project, domain)
+            raise schedule_not_found(name, project, domain)
         return self.get_schedule(name, project=project, domain=domain)
 
     def claim_schedule_fire(
@@ -191,10 +196,3 @@ def _record(row: Any) -> ScheduleRecord:
 
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _missing(name: str, project: str, domain: str) -> NotFoundError:
-    return NotFoundError(
-        f"no schedule {name!r} in {project}/{domain}: activate it with "
-        "`airfoil schedules activate FILE NAME`"
-    )
