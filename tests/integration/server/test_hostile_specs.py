@@ -312,3 +312,52 @@ def test_a_registered_frame_default_claiming_another_frames_hash_is_refused(
     unknown = msgspec.structs.replace(own, meta={**own.meta, "digest": "md5"})
     with pytest.raises(InvalidInputError, match="'md5'"):
         check_registered_spec(unknown, "a frame")
+
+
+def test_a_registered_json_value_claiming_another_values_hash_is_refused(
+    client: Any, flow: Any, flow_dir: Path
+) -> None:
+    """(adv26) An inline JSON value (a default, a launch plan's input) whose hash is another
+    value's: only frames and arrays were checked, so on main the server registered it, and a
+    run taking the default computed on 3 and cached the result under the key of 4. Refused
+    now by where it is in the spec; the client's honest registration of the same entities
+    (a default in the user's key order included: hashed canonically) still passes."""
+    import airfoil as af
+    from airfoil.server._registration import check_registered_spec
+    from airfoil.types import ValueContext, default_type_engine
+
+    engine, ctx = default_type_engine(), ValueContext.inline_only()
+    three, four = (engine.to_value(n, int, ctx) for n in (3, 4))
+    forged = {**msgspec.to_builtins(three), "hash": four.hash}
+    pkg = client.upload_package(str(flow_dir)).sha256
+    wf = msgspec.to_builtins(flow.wf.spec)
+    wf["interface"]["inputs"][0]["default"] = forged  # x: int = 3, claiming to be 4
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    r = _register(client, {"package": pkg, "entities": [entity]})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input"
+    assert (
+        "the json value at .interface.inputs[0].default has a hash that is not its JSON "
+        "content's" in err["message"]
+    ), err
+    assert "serialise it with Airfoil's type engine" in err["message"], err
+
+    plan = af.LaunchPlan(flow.wf, name="lying_plan", default_inputs={"x": 5})
+    spec = msgspec.to_builtins(plan.spec)
+    spec["default_inputs"]["x"] = forged
+    honest_wf = msgspec.to_builtins(flow.wf.spec)
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": honest_wf}
+    body = {
+        "package": pkg,
+        "entities": [entity],
+        "launch_plans": [{"name": "lying_plan", "spec": spec}],
+    }
+    r = _register(client, body)
+    assert r.status_code == 422, r.text
+    assert "launch plan 'lying_plan'" in r.text and "not its JSON content's" in r.text, r.text
+
+    user_ordered = engine.to_value({"zeta": 1, "alpha": 2}, dict[str, int], ctx)
+    assert user_ordered.inline == b'{"zeta":1,"alpha":2}'  # its bytes' digest is not its hash
+    check_registered_spec(user_ordered, "a dict default")
+    client.register([flow.wf, plan])
