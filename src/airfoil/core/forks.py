@@ -20,6 +20,7 @@ the child abandons them and points their sockets at ``/dev/null``).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -31,21 +32,22 @@ _kept: weakref.WeakSet[object] = weakref.WeakSet()
 #: Referenced from before a fork to just after it (in the parent), or for good (the child).
 _pinned: list[object] = []
 _abandoned: list[object] = []
-_hooks_installed = False
 
 
 def keep_past_fork(obj: object) -> None:
     """Never release ``obj`` in a process forked from this one (see the module docstring)."""
-    global _hooks_installed
     with _lock:
         _kept.add(obj)
-        if not _hooks_installed:
-            os.register_at_fork(
-                before=_before_fork,
-                after_in_parent=_after_fork_in_parent,
-                after_in_child=_after_fork_in_child,
-            )
-            _hooks_installed = True
+        _install_hooks()  # once (cached), on first use: nothing at import
+
+
+@functools.cache
+def _install_hooks() -> None:
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def _before_fork() -> None:

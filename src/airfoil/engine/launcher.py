@@ -17,7 +17,7 @@ between a recovery's launch and its reuse of the old nodes cannot happen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
@@ -245,16 +245,8 @@ class Launcher:
         """A new execution of the same workflow version with the same inputs, project and
         domain (driven by ``executor``, default the old one's), named ``new_id`` if given."""
         old = self.meta.get_execution(execution_id)
-        return self.launch(
-            old.spec,
-            old.inputs,
-            project=old.project,
-            domain=old.domain,
-            name=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "relaunch_of": old.id},
-            executor=executor or old.executor or None,
-        ).execution
+        again = _again(old, "relaunch_of", new_id, executor)
+        return self.launch(old.spec, old.inputs, **again).execution
 
     def recover(
         self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
@@ -282,17 +274,10 @@ class Launcher:
         ]
         reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
 
+        again = _again(old, "recovered_from", new_id, executor)
+
         def make() -> sm.RunState:
-            state = self.new_state(
-                old.spec,
-                old.inputs,
-                project=old.project,
-                domain=old.domain,
-                name=new_id,
-                code_root=old.code_root,
-                labels={**old.labels, "recovered_from": old.id},
-                executor=executor or old.executor or None,
-            )
+            state = self.new_state(old.spec, old.inputs, **again)
             launched = state.seq  # the launch's entry causes the reuse
             state.handle(sm.Recover(old.id, reused, items, self.clock.now(), cause=launched))
             return state  # the launch and the reuse: one batch, one transaction
@@ -431,6 +416,22 @@ def load_state(
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
         graph=graphs.graph(record.spec) if graphs is not None else None,
     )
+
+
+def _again(
+    old: ExecutionRecord, label: str, name: str | None, executor: str | None
+) -> dict[str, Any]:
+    """The launch arguments of a new execution of ``old`` (a relaunch, a recovery): its
+    project, domain, code and labels, ``label`` naming ``old``; named ``name`` if given,
+    driven by ``executor`` (default the old one's)."""
+    return {
+        "project": old.project,
+        "domain": old.domain,
+        "name": name,
+        "code_root": old.code_root,
+        "labels": {**old.labels, label: old.id},
+        "executor": executor or old.executor or None,
+    }
 
 
 def _with_defaults(spec: WorkflowSpec, inputs: dict[str, Value]) -> dict[str, Value]:
