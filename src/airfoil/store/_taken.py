@@ -33,7 +33,8 @@ class ExecutionIdTaken(ConflictError):
 def launch_taken(batch: StoreBatch) -> ExecutionIdTaken | None:
     """The error of a batch that launches its execution (it holds the record, queued, and
     the execution's first event: its launch to ``queued``) and whose id is taken; None for
-    any other batch. Its message is :func:`execution_taken`'s where the id is the name."""
+    any other batch. Its message is :func:`execution_taken`'s: the user sees it only where
+    the id is theirs (the launcher writes a generated one again under a new id)."""
     ex = batch.execution
     queued = ExecutionPhase.QUEUED.value
     if ex is None or ex.phase != queued:
@@ -41,8 +42,4 @@ def launch_taken(batch: StoreBatch) -> ExecutionIdTaken | None:
     first = ("execution", ex.id, 1, queued)
     if not any((e.kind, e.execution_id, e.seq, e.to_phase) == first for e in batch.events):
         return None
-    if ex.name:  # named apart from its id: the id is the launcher's, never the user's
-        return ExecutionIdTaken(
-            f"execution id {ex.id!r} is taken (the name {ex.name!r} is free): launch again"
-        )
-    return ExecutionIdTaken(str(execution_taken(ex.project, ex.domain, ex.id)))
+    return ExecutionIdTaken(str(execution_taken(ex.project, ex.domain, ex.display_name)))
