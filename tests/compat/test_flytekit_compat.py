@@ -373,3 +373,30 @@ def test_cache_ignore_input_vars_takes_one_name_as_a_string() -> None:
         @flytekit.task(cache=True, cache_version="1", cache_ignore_input_vars=("sed",))
         def other(x: int, seed: int) -> int:
             return x
+
+
+def test_a_forked_child_leaves_the_parents_sandbox_directory_alone(tmp_path: Path) -> None:
+    """(adv26) The process's sandbox directory (``ctx.file_access``'s, outside a task) was
+    removed by an exit hook that a forked child inherits: a child that exited normally
+    removed it while the parent still wrote there. Now only the process that made it does."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork_then_exit.py"
+    script.write_text(
+        "import os, sys\n"
+        "from airfoil.compat.flytekit._structured import FileAccess\n"
+        "root = FileAccess().local_sandbox_dir\n"
+        "print(root, flush=True)\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    sys.exit(0)  # a normal exit: the exit hooks run\n"
+        "os.waitpid(child, 0)\n"
+        "print(os.path.isdir(root), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    root, still_there = done.stdout.split()
+    assert still_there == "True", "the child removed the parent's directory"
+    assert not os.path.exists(root), "the parent removed it at its own exit"

@@ -17,7 +17,7 @@ between a recovery's launch and its reuse of the old nodes cannot happen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
@@ -30,11 +30,15 @@ from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
 from airfoil.engine._scope_gate import SHARED, ScopeGate
 from airfoil.engine.graph import FlatNode, GraphCache
-from airfoil.store._taken import execution_taken
+from airfoil.store._taken import ExecutionIdTaken, execution_taken
 from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name
 
 __all__ = ["CapacityCheck", "Launcher", "load_state", "take_lease"]
+
+#: How many generated ids a launch tries before it gives up (48 random bits a millisecond:
+#: a second collision in a row means the id source is broken, not unlucky).
+_ID_TRIES = 3
 
 
 def _exists(meta: MetaStore, execution_id: str) -> bool:
@@ -70,6 +74,7 @@ class Launcher:
             variable, or the server).
         cache_scopes_declared_only: refuse a task's shared cache scope that no admin
             declared (a server's); declared scopes are checked either way.
+        new_id: makes the id of an execution launched without one.
     """
 
     def __init__(
@@ -83,8 +88,10 @@ class Launcher:
         retry_backoff_s: float = 0.05,
         secrets_hint: str = "",
         cache_scopes_declared_only: bool = False,
+        new_id: Callable[[], str] = new_execution_id,
     ) -> None:
         self.meta = meta
+        self.new_id = new_id
         self.cache_scopes_declared_only = cache_scopes_declared_only
         self.clock = clock
         self._capacity = capacity
@@ -127,7 +134,7 @@ class Launcher:
             InvalidInputError: an input of the workflow has no value and no default.
         """
         inputs = _with_defaults(spec, inputs)
-        exec_id = execution_id or new_execution_id()
+        exec_id = execution_id or self.new_id()
         if name is not None and name != exec_id:
             rows = self.meta.find_executions(project, name)
             taken = any(r[1] == domain and r[2] == name for r in rows)
@@ -187,20 +194,50 @@ class Launcher:
         name: str | None = None,
     ) -> sm.RunState:
         """Write a new execution (phase ``queued``) with bound inputs; its state, as
-        committed (an engine in this process may drive it without reading it back)."""
-        state = self.new_state(
-            spec,
-            inputs,
-            project=project,
-            domain=domain,
-            execution_id=execution_id,
-            code_root=code_root,
-            labels=labels,
-            executor=executor,
-            name=name,
-        )
-        self.meta.write(state.take_batch())
-        return state
+        committed (an engine in this process may drive it without reading it back).
+
+        Raises:
+            ConflictError: see :meth:`new_state`; an id this launcher generated that is
+                taken is not one: the launch is written under a new id.
+        """
+
+        def make() -> sm.RunState:
+            return self.new_state(
+                spec,
+                inputs,
+                project=project,
+                domain=domain,
+                execution_id=execution_id,
+                code_root=code_root,
+                labels=labels,
+                executor=executor,
+                name=name,
+            )
+
+        return self._write_new(make, generated=execution_id is None)
+
+    def _write_new(self, make: Callable[[], sm.RunState], *, generated: bool) -> sm.RunState:
+        """Write the launch ``make`` builds; when its id was ``generated`` here and the write
+        finds it taken (never looked up before: a round trip on every launch for 48 random
+        bits a millisecond), build and write it again under a new id."""
+        taken: list[str] = []
+        while True:
+            state = make()
+            try:
+                self.meta.write(state.take_batch())
+            except ExecutionIdTaken:
+                if not generated:
+                    raise
+                taken.append(state.execution.id)
+                if len(taken) >= _ID_TRIES:
+                    raise ConflictError(
+                        f"the {len(taken)} execution ids generated for this launch "
+                        f"({', '.join(taken)}) were all taken: the id source repeats itself "
+                        "(a clock set back and a broken random source); launch again, or "
+                        "give the run a name (--name)"
+                    ) from None
+                continue
+            return state
 
     def relaunch(
         self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
@@ -208,16 +245,8 @@ class Launcher:
         """A new execution of the same workflow version with the same inputs, project and
         domain (driven by ``executor``, default the old one's), named ``new_id`` if given."""
         old = self.meta.get_execution(execution_id)
-        return self.launch(
-            old.spec,
-            old.inputs,
-            project=old.project,
-            domain=old.domain,
-            name=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "relaunch_of": old.id},
-            executor=executor or old.executor or None,
-        ).execution
+        again = _again(old, "relaunch_of", new_id, executor)
+        return self.launch(old.spec, old.inputs, **again).execution
 
     def recover(
         self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
@@ -243,21 +272,17 @@ class Launcher:
             and (parsed := split_item_id(a.node_id)) is not None
             and parsed[0] in maps
         ]
-        state = self.new_state(
-            old.spec,
-            old.inputs,
-            project=old.project,
-            domain=old.domain,
-            name=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "recovered_from": old.id},
-            executor=executor or old.executor or None,
-        )
         reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
-        launched = state.seq  # the launch's entry causes the reuse
-        state.handle(sm.Recover(old.id, reused, items, self.clock.now(), cause=launched))
-        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
-        return state.execution
+
+        again = _again(old, "recovered_from", new_id, executor)
+
+        def make() -> sm.RunState:
+            state = self.new_state(old.spec, old.inputs, **again)
+            launched = state.seq  # the launch's entry causes the reuse
+            state.handle(sm.Recover(old.id, reused, items, self.clock.now(), cause=launched))
+            return state  # the launch and the reuse: one batch, one transaction
+
+        return self._write_new(make, generated=True).execution
 
     def abort(
         self,
@@ -391,6 +416,22 @@ def load_state(
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
         graph=graphs.graph(record.spec) if graphs is not None else None,
     )
+
+
+def _again(
+    old: ExecutionRecord, label: str, name: str | None, executor: str | None
+) -> dict[str, Any]:
+    """The launch arguments of a new execution of ``old`` (a relaunch, a recovery): its
+    project, domain, code and labels, ``label`` naming ``old``; named ``name`` if given,
+    driven by ``executor`` (default the old one's)."""
+    return {
+        "project": old.project,
+        "domain": old.domain,
+        "name": name,
+        "code_root": old.code_root,
+        "labels": {**old.labels, label: old.id},
+        "executor": executor or old.executor or None,
+    }
 
 
 def _with_defaults(spec: WorkflowSpec, inputs: dict[str, Value]) -> dict[str, Value]:

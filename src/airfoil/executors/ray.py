@@ -34,6 +34,7 @@ Invariants (those of :mod:`airfoil.executors.process`, on a cluster):
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -45,6 +46,7 @@ import msgspec
 
 from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import ConfigError
+from airfoil.core.forks import keep_past_fork
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
@@ -344,7 +346,12 @@ class RayExecutor(Executor):
         if self._ray is None:
             self._ray = CONNECTION.acquire(self.address, self._max_workers)
             # The finalizer holds the list of actors, never the executor.
-            self._finalizer = weakref.finalize(self, _shutdown, self._handles, self._token)
+            self._finalizer = weakref.finalize(
+                self, _shutdown, self._handles, self._token, os.getpid()
+            )
+            # Released in a forked child (the fork frees another thread's thread-locals
+            # there), its actor handles would go out of scope: the cluster kills the actors.
+            keep_past_fork(self)
         return self._ray
 
     def _limit(self) -> int:
@@ -772,8 +779,16 @@ class RayExecutor(Executor):
         )
 
 
-def _shutdown(handles: list[Any], token: object) -> None:
-    """Kill the executor's actors and release this process's Ray (idempotent)."""
+def _shutdown(handles: list[Any], token: object, pid: int) -> None:
+    """Kill the executor's actors and release this process's Ray (idempotent).
+
+    Nothing in a forked child (``pid`` is the parent's: the child keeps the executor,
+    :func:`~airfoil.core.forks.keep_past_fork`, so this runs there only at its exit): its
+    actors and its Ray are the parent's, and a Ray call from the child (which shares the
+    parent's sockets) hangs it.
+    """
+    if os.getpid() != pid:
+        return
     HOLDINGS.drop_owner(token)
     try:
         import ray

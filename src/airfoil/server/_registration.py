@@ -78,32 +78,24 @@ def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
 _NAME_FIELDS = frozenset({"name", "version", "id", "label", "node", "task"})
 
 
-#: Formats whose hash is the digest of their bytes (by the algorithm their meta names): an
-#: inline one is checked at registration, as an upload is (JSON's hash is of its canonical
-#: form, which its stored bytes need not be).
-_DIGEST_FORMATS = frozenset({"arrow", "npy"})
-
-
-def _check_inline_digest(value: Value, what: str, where: str) -> None:
-    """Refuse an inline frame or array whose hash is not its bytes' digest: inline bytes
-    are never checked when read, and the hash is what a cache key is made of, so a default
-    claiming another frame's hash would run on its own bytes and leave the result under the
-    other frame's key (a later run on that frame, of the project or of a cache scope it
-    shares, would be served it)."""
-    if value.inline is None or value.format not in _DIGEST_FORMATS:
-        return
+def _check_inline_hash(value: Value, what: str, where: str) -> None:
+    """Refuse an inline value (a JSON value, a frame, an array) whose hash is not its
+    content's: inline bytes are never checked when read, and the hash is what a cache key is
+    made of, so a default claiming another value's hash would run on its own bytes and leave
+    the result under the other value's key (a later run on that value, of the project or of
+    a cache scope it shares, would be served it)."""
     from airfoil.core.errors import CorruptBlobError
-    from airfoil.types._digests import algorithm_of, digest_bytes
+    from airfoil.types._integrity import inline_hash_problem
 
     try:
-        own = digest_bytes(value.inline, algorithm_of(value.meta))
+        problem = inline_hash_problem(value)
     except CorruptBlobError as exc:  # an algorithm this version does not know
         raise InvalidInputError(f"{what}: the value at {where or 'the top'}: {exc}") from None
-    if own != value.hash:
+    if problem is not None:
         raise InvalidInputError(
-            f"{what}: the {value.format} value at {where or 'the top'} has a hash that is not "
-            "its bytes' digest: serialise it with Airfoil's type engine (register with "
-            "Airfoil's client, `airfoil register`)"
+            f"{what}: the {value.format} value at {where or 'the top'} {problem}: serialise "
+            "it with Airfoil's type engine (register with Airfoil's client, `airfoil "
+            "register`)"
         )
 
 
@@ -116,8 +108,8 @@ def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
       frames cannot be constants), so one that names a blob was written by hand to make the
       server (which reads a value's blob by its ``uri`` to preview or download it) read a
       path of its choosing: its own files, or another project's blobs;
-    - an inline frame or array (an input's default) whose hash is not its bytes' digest:
-      its cache key would name another frame's bytes;
+    - an inline value (an input's default, a constant: JSON, a frame, an array) whose hash
+      is not its content's: its cache key would name another value;
     - a name (of the workflow, a node, a task, an input, a version) holding a control
       character: ``airfoil executions show`` prints names into a viewer's terminal, where
       an escape sequence would be run.
@@ -138,7 +130,7 @@ def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
                     "constants and defaults are inline (register with Airfoil's client, "
                     "`airfoil register`)"
                 )
-            _check_inline_digest(obj, what, where)
+            _check_inline_hash(obj, what, where)
         elif isinstance(obj, msgspec.Struct):
             for f in obj.__struct_fields__:
                 item = getattr(obj, f)

@@ -1,6 +1,11 @@
 """The error of a launch whose execution id or name is taken, where the launch finds it so
 (:class:`~airfoil.engine.launcher.Launcher`) and where a store's unique keys do (a launch of
-the same id or name that won the race: the SQL and memory stores' batch writes)."""
+the same id or name that won the race: the SQL and memory stores' batch writes).
+
+A launch whose *id* is taken at the write is an :class:`ExecutionIdTaken` (a
+``ConflictError``): the launcher, which alone knows whether it generated that id, launches
+again under a new one; an id the user chose (the execution's name) keeps the message that
+asks for another ``--name``."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from airfoil.core.errors import ConflictError
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import StoreBatch
 
-__all__ = ["execution_taken", "launch_taken"]
+__all__ = ["ExecutionIdTaken", "execution_taken", "launch_taken"]
 
 
 def execution_taken(project: str, domain: str, shown: str) -> ConflictError:
@@ -21,10 +26,15 @@ def execution_taken(project: str, domain: str, shown: str) -> ConflictError:
     )
 
 
-def launch_taken(batch: StoreBatch) -> ConflictError | None:
-    """:func:`execution_taken` for a batch that launches its execution (it holds the record,
-    queued, and the execution's first event: its launch to ``queued``) and hit a unique key;
-    None for any other batch."""
+class ExecutionIdTaken(ConflictError):
+    """A launch's batch found its execution's id taken (nothing of it was written)."""
+
+
+def launch_taken(batch: StoreBatch) -> ExecutionIdTaken | None:
+    """The error of a batch that launches its execution (it holds the record, queued, and
+    the execution's first event: its launch to ``queued``) and whose id is taken; None for
+    any other batch. Its message is :func:`execution_taken`'s: the user sees it only where
+    the id is theirs (the launcher writes a generated one again under a new id)."""
     ex = batch.execution
     queued = ExecutionPhase.QUEUED.value
     if ex is None or ex.phase != queued:
@@ -32,4 +42,4 @@ def launch_taken(batch: StoreBatch) -> ConflictError | None:
     first = ("execution", ex.id, 1, queued)
     if not any((e.kind, e.execution_id, e.seq, e.to_phase) == first for e in batch.events):
         return None
-    return execution_taken(ex.project, ex.domain, ex.display_name)
+    return ExecutionIdTaken(str(execution_taken(ex.project, ex.domain, ex.display_name)))

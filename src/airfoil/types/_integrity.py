@@ -7,18 +7,28 @@ the hash covers the name too), and of the sorted manifest of the tree for a ``di
 Reads check it, so a blob damaged after it was written (a disk fault, a power loss under the
 ``process`` durability, a hand edit) is a :class:`~airfoil.core.errors.CorruptBlobError`
 naming the blob, never a silently wrong input.
+
+An inline value is never checked when read (its bytes are in the record): one that comes
+from outside the process (a registered spec's default or constant, a launch plan's input) is
+checked where it arrives (:func:`inline_hash_problem`), as its hash is what cache keys are
+made of: a value whose hash names other content would leave its results under that other
+content's key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import CorruptBlobError, NotFoundError
+from airfoil.core.errors import CorruptBlobError, NotFoundError, TypeTransformError
 from airfoil.core.records import Value
 from airfoil.types._digests import SHA256, algorithm_of, digest_bytes, digest_file
 
-__all__ = ["check_blob", "check_bytes", "check_path", "remember_digest"]
+__all__ = ["check_blob", "check_bytes", "check_path", "inline_hash_problem", "remember_digest"]
+
+#: Formats whose hash is the digest of their bytes (by the algorithm their meta names).
+_BYTES_DIGEST_FORMATS = frozenset({"arrow", "npy", "parquet", "pickle", "bytes"})
 
 
 def _algorithm(value: Value) -> str:
@@ -129,3 +139,35 @@ def check_blob(value: Value, blobs: BlobStore) -> None:
             check_path(value, target)
         return
     check_bytes(value, blobs.get_bytes(value.uri))
+
+
+def inline_hash_problem(value: Value) -> str | None:
+    """What is wrong with an inline value's hash (None: it is its content's, or the value is
+    not inline, or its format's hash is not made of its bytes alone: files, containers).
+
+    A ``json`` value's hash is the SHA-256 of its canonical form (keys sorted), which its
+    bytes are unless they hold an object in the user's key order: those bytes are read and
+    written canonically only when their own digest is not the hash.
+
+    Raises:
+        CorruptBlobError: the value's meta names a digest algorithm this version lacks.
+    """
+    data = value.inline
+    if data is None:
+        return None
+    if value.format == "json":
+        if hashlib.sha256(data).hexdigest() == value.hash:
+            return None
+        from airfoil.types._base import canonical_json, decode_json_bytes
+
+        try:
+            canonical = canonical_json(decode_json_bytes(data))
+        except TypeTransformError:  # not JSON, or JSON that does not encode back (ConversionError)
+            return "holds bytes that are not JSON"
+        if hashlib.sha256(canonical).hexdigest() == value.hash:
+            return None
+        return "has a hash that is not its JSON content's (SHA-256 of its canonical form)"
+    own = value.format in _BYTES_DIGEST_FORMATS and digest_bytes(data, algorithm_of(value.meta))
+    if own and own != value.hash:
+        return "has a hash that is not its bytes' digest"
+    return None

@@ -140,3 +140,59 @@ def test_an_idle_worker_holding_cpus_makes_room_for_another_environment(h: Harne
     assert time.monotonic() - t0 < 20
     assert h.output(second, "whoami") != h.output(first, "whoami")
     assert gone(h.output(first, "whoami"), within=30), "the idle 2-CPU worker was stopped"
+
+
+@pytest.mark.timeout(180)
+def test_a_fork_leaves_another_threads_executor_to_the_parent(h: Harness) -> None:
+    """(adv26) The fork frees the thread-locals of the parent's other threads in the child,
+    in C, before any fork hook runs: an executor held only by one was collected there, and
+    its finalizer called Ray from the child (``ray.kill`` of the parent's worker actors, and
+    the release that shuts down a Ray the parent started): on main the child hung there,
+    inside ``os.fork()``, for good. Its finalizer now does nothing in another process: the
+    child exits at once and the parent's worker serves on."""
+    import threading
+
+    from airfoil.executors.ray import RayExecutor
+    from airfoil.runtime.worker import worker_runtime
+
+    local = threading.local()
+    ready, go = threading.Event(), threading.Event()
+    served: list[int] = []
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            local.ex = RayExecutor(h.blob_dir, runtime=worker_runtime, max_workers=1)
+            served.append(h.output(run_one(local.ex, h.request("whoami", x=0)), "whoami"))
+            ready.set()
+            go.wait(120)
+            again = run_one(local.ex, h.request("whoami", node="n1", x=0))
+            served.append(h.output(again, "whoami"))
+        except BaseException as exc:  # reported below, in the test's thread
+            failed.append(exc)
+        finally:
+            ready.set()
+            ex = getattr(local, "ex", None)
+            if ex is not None:
+                ex.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert ready.wait(90) and not failed, failed
+        child = os.fork()
+        if child == 0:  # the child: the fork has freed the thread's executor already
+            os._exit(0)
+        end = time.monotonic() + 30
+        while (done := os.waitpid(child, os.WNOHANG)) == (0, 0) and time.monotonic() < end:
+            time.sleep(0.05)
+        if done == (0, 0):  # hung in the finalizer's Ray calls (main: ray.kill, forever)
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+        assert done != (0, 0), "the forked child hung on its way out of the fork"
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+    finally:
+        go.set()
+        thread.join(120)
+    assert not failed, failed
+    assert len(served) == 2 and served[0] == served[1], served  # the same worker actor

@@ -275,6 +275,19 @@ def test_a_registered_plan_with_a_bad_schedule_is_refused(
     assert r.status_code == 200, r.text
 
 
+def _refused_default(client: Any, flow: Any, flow_dir: Path, forged: dict[str, Any]) -> str:
+    """Register ``flow.wf`` with ``forged`` as its input's default: the refusal's message."""
+    pkg = client.upload_package(str(flow_dir)).sha256
+    wf = msgspec.to_builtins(flow.wf.spec)
+    wf["interface"]["inputs"][0]["default"] = forged
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    r = _register(client, {"package": pkg, "entities": [entity]})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input", err
+    return str(err["message"])
+
+
 def test_a_registered_frame_default_claiming_another_frames_hash_is_refused(
     client: Any, flow: Any, flow_dir: Path
 ) -> None:
@@ -297,18 +310,41 @@ def test_a_registered_frame_default_claiming_another_frames_hash_is_refused(
     assert own.inline is not None and own.meta.get("digest") == "blake3"
     forged = msgspec.to_builtins(msgspec.structs.replace(own, hash=other.hash))
 
-    pkg = client.upload_package(str(flow_dir)).sha256
-    wf = msgspec.to_builtins(flow.wf.spec)
-    wf["interface"]["inputs"][0]["default"] = forged
-    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
-    r = _register(client, {"package": pkg, "entities": [entity]})
-    assert r.status_code == 422, r.text
-    err = r.json()["error"]
-    assert err["code"] == "invalid_input"
-    assert (
-        "interface.inputs[0].default has a hash that is not its bytes' digest" in (err["message"])
-    ), err
+    message = _refused_default(client, flow, flow_dir, forged)
+    assert "interface.inputs[0].default has a hash that is not its bytes' digest" in message
     check_registered_spec(own, "a frame")  # its own hash: taken
     unknown = msgspec.structs.replace(own, meta={**own.meta, "digest": "md5"})
     with pytest.raises(InvalidInputError, match="'md5'"):
         check_registered_spec(unknown, "a frame")
+
+
+def test_a_registered_json_value_claiming_another_values_hash_is_refused(
+    client: Any, flow: Any, flow_dir: Path
+) -> None:
+    """(adv26) An inline JSON value (a default, a launch plan's input) whose hash is another
+    value's: only frames and arrays were checked, so on main the server registered it, and a
+    run taking the default computed on 3 and cached the result under the key of 4. Refused
+    now by where it is in the spec; the client's honest registration of the same entities
+    (a default in the user's key order included: hashed canonically) still passes."""
+    import airfoil as af
+    from airfoil.server._registration import check_registered_spec
+    from airfoil.types import ValueContext, default_type_engine
+
+    engine, ctx = default_type_engine(), ValueContext.inline_only()
+    three, four = (engine.to_value(n, int, ctx) for n in (3, 4))
+    forged = {**msgspec.to_builtins(three), "hash": four.hash}
+    message = _refused_default(client, flow, flow_dir, forged)  # x: int = 3, claiming 4
+    assert (
+        "the json value at .interface.inputs[0].default has a hash that is not its JSON "
+        "content's" in message
+    ), message
+    assert "serialise it with Airfoil's type engine" in message, message
+
+    r = _register_plan(client, flow, flow_dir, "lying_plan", default_inputs={"x": forged})
+    assert r.status_code == 422, r.text
+    assert "launch plan 'lying_plan'" in r.text and "not its JSON content's" in r.text, r.text
+
+    user_ordered = engine.to_value({"zeta": 1, "alpha": 2}, dict[str, int], ctx)
+    assert user_ordered.inline == b'{"zeta":1,"alpha":2}'  # its bytes' digest is not its hash
+    check_registered_spec(user_ordered, "a dict default")
+    client.register([flow.wf, af.LaunchPlan(flow.wf, name="lying_plan", default_inputs={"x": 5})])

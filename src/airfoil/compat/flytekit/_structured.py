@@ -332,8 +332,16 @@ def _process_dir() -> str:
     with _lock:
         if _process_root is None:
             _process_root = tempfile.mkdtemp(prefix="airfoil-flytekit-")
-            atexit.register(shutil.rmtree, _process_root, True)
+            atexit.register(_remove_process_dir, _process_root, os.getpid())
         return _process_root
+
+
+def _remove_process_dir(path: str, pid: int) -> None:
+    """At exit: remove the directory of process ``pid``, if this is that process (a child
+    forked from it inherits the exit hook, and may exit while the parent uses the
+    directory)."""
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _context() -> Any:
