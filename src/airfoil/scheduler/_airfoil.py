@@ -96,13 +96,7 @@ from airfoil.scheduler._victims import Spare, Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
-    from airfoil.scheduler._state import (
-        QueueKey,
-        RunningEntry,
-        SchedulerState,
-        Shape,
-        WaitingEntry,
-    )
+    from airfoil.scheduler._state import QueueKey, RunningEntry, SchedulerState, Shape, WaitingEntry
 
 __all__ = ["AirfoilPolicy"]
 
@@ -210,7 +204,10 @@ class AirfoilPolicy(Policy):
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
         due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
-            while the waiting work asks for at least this many times the cluster's GPUs.
+            while the waiting work asks for at least this many times the cluster's GPUs;
+            ``due_gang_starving``: only while a single worker past its starvation bound waits.
+        defragment_preempted: ``defragment``'s claimant need not have waited
+            ``defragment_after`` times its estimate if it was preempted before.
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
@@ -258,6 +255,8 @@ class AirfoilPolicy(Policy):
     due_gang_queue: float | None = None
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
+    due_gang_starving: bool = False
+    defragment_preempted: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -389,6 +388,7 @@ class AirfoilPolicy(Policy):
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
                 gang_scale=self.due_gang_scale,
+                gang_starving=self.due_gang_starving,
             )
             if self.due_share is not None
             else None
@@ -402,6 +402,7 @@ class AirfoilPolicy(Policy):
                 self.defragment_restart_s,
                 self.defragment_after,
                 self.spare,
+                self.defragment_preempted,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
