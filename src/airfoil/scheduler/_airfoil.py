@@ -204,10 +204,7 @@ class AirfoilPolicy(Policy):
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
         due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
-            while the waiting work asks for at least this many times the cluster's GPUs;
-            ``due_gang_starving``: only while a single worker past its starvation bound waits.
-        defragment_preempted: ``defragment``'s claimant need not have waited
-            ``defragment_after`` times its estimate if it was preempted before.
+            while the waiting work asks for at least this many times the cluster's GPUs.
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
@@ -215,6 +212,10 @@ class AirfoilPolicy(Policy):
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
             the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
             by default, twenty-fifth session; ``None``: hours alone).
+        due_gang_starving: those caps apply only while a single worker past its starvation
+            bound waits (``False``, the default; twenty-sixth session, not adopted).
+        defragment_preempted: ``defragment``'s claimant need not have waited
+            ``defragment_after`` times its estimate if it was preempted before (``False``).
     """
 
     name: ClassVar[str] = "airfoil"
