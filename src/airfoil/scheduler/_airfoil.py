@@ -96,13 +96,7 @@ from airfoil.scheduler._victims import Spare, Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
-    from airfoil.scheduler._state import (
-        QueueKey,
-        RunningEntry,
-        SchedulerState,
-        Shape,
-        WaitingEntry,
-    )
+    from airfoil.scheduler._state import QueueKey, RunningEntry, SchedulerState, Shape, WaitingEntry
 
 __all__ = ["AirfoilPolicy"]
 
@@ -218,6 +212,10 @@ class AirfoilPolicy(Policy):
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
             the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
             by default, twenty-fifth session; ``None``: hours alone).
+        due_gang_starving: those caps apply only while a single worker past its starvation
+            bound waits (``False``, the default; twenty-sixth session, not adopted).
+        defragment_preempted: ``defragment``'s claimant need not have waited
+            ``defragment_after`` times its estimate if it was preempted before (``False``).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -258,6 +256,8 @@ class AirfoilPolicy(Policy):
     due_gang_queue: float | None = None
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
+    due_gang_starving: bool = False
+    defragment_preempted: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -389,6 +389,7 @@ class AirfoilPolicy(Policy):
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
                 gang_scale=self.due_gang_scale,
+                gang_starving=self.due_gang_starving,
             )
             if self.due_share is not None
             else None
@@ -402,6 +403,7 @@ class AirfoilPolicy(Policy):
                 self.defragment_restart_s,
                 self.defragment_after,
                 self.spare,
+                self.defragment_preempted,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed

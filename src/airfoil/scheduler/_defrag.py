@@ -56,6 +56,7 @@ class Guard:
     restart_s: float = 60.0
     after: float | None = None
     spare: Spare = _NO_SPARE
+    preempted_now: bool = False
 
 
 def defragment(
@@ -76,7 +77,7 @@ def defragment(
     tried: set[Shape] = set()
     while len(rnd.preempted) < max_preemptions:
         free = (sum(pool.free_c), sum(pool.free_m), sum(pool.free_g))
-        claimant = _first_claimant(rnd, free, tried, whole_only, guard.after)
+        claimant = _first_claimant(rnd, free, tried, whole_only, guard.after, guard.preempted_now)
         if claimant is None:
             return
         tried.add(claimant.shape)
@@ -164,9 +165,11 @@ def _first_claimant(
     tried: set[Shape],
     whole_only: bool,
     after: float | None,
+    preempted_now: bool = False,
 ) -> WaitingEntry | None:
     """The first waiting single worker, in queue order, whose shape the idle capacity adds
-    up to but no node holds (and not tried yet in this decision)."""
+    up to but no node holds (and not tried yet in this decision); with ``preempted_now``,
+    one preempted before claims whatever ``after`` says."""
     state, pool, now = rnd.state, rnd.pool, rnd.now
     largest_gpus = state.largest[2]
     shapes: set[Shape] = set()
@@ -185,7 +188,11 @@ def _first_claimant(
             continue
         if entry.reserve_from is not None and entry.reserve_from <= now:
             continue  # due: the due pass and its cap decide when it starts
-        if after is not None and now - entry.item.submit_time < after * entry.estimate:
+        if (
+            after is not None
+            and not (preempted_now and entry.item.preempted)
+            and now - entry.item.submit_time < after * entry.estimate
+        ):
             continue  # has not waited ``after`` times its estimate yet
         return entry
     return None

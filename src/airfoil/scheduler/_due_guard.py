@@ -72,6 +72,7 @@ class DueGuard:
         "_queue_bar",
         "_relaxed",
         "_shadow",
+        "_starving",
         "_state",
         "_used",
         "backfill",
@@ -92,6 +93,7 @@ class DueGuard:
         gang_queue: float | None = None,
         gang_hours: float | None = None,
         gang_scale: float | None = None,
+        gang_starving: bool = False,
     ) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
@@ -133,6 +135,9 @@ class DueGuard:
         self._gang_runs = False
         # the due gangs' expected GPU-seconds left, against ``_gang_budget``
         self._gang_work = 0.0
+        # ``gang_starving``: whether a single worker past its starvation bound waits (``None``:
+        # not looked for yet; ``True`` without the setting, so the gang caps always apply)
+        self._starving: bool | None = None if gang_starving else True
         counts_gangs = gang_share is not None or budget is not None
         # ``gang_queue``: the waiting GPUs the gang cap needs to apply (``None``: always;
         # 0 once found to be reached, so the queue is summed at most once a decision)
@@ -178,7 +183,7 @@ class DueGuard:
         gang_limit = self._gang_limit
         if w > 1 and gang_limit is not None and self._gang_runs:
             gang_used = self._gang_used
-            if any(gang_used[d] + need[d] > gang_limit[d] for d in range(3)) and self._long_queue():
+            if any(gang_used[d] + need[d] > gang_limit[d] for d in range(3)) and self._applies():
                 self._gangs_closed = True  # later gangs wait too; single workers do not
                 return True
         budget = self._gang_budget
@@ -187,7 +192,7 @@ class DueGuard:
             and budget is not None
             and self._gang_runs
             and self._gang_work + need[2] * entry.estimate > budget
-            and self._long_queue()
+            and self._applies()
         ):
             self._gangs_closed = True  # as for ``gang_share``
             return True
@@ -235,6 +240,24 @@ class DueGuard:
                 self._gang_work += g * w * entry.estimate
             if self.backfill and self._shadow is None:
                 self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
+
+    def _applies(self) -> bool:
+        """Whether the gang caps apply now: behind a long queue (``gang_queue``) and, with
+        ``gang_starving``, while a single worker past its starvation bound waits."""
+        return self._long_queue() and self._starving_waits()
+
+    def _starving_waits(self) -> bool:
+        """Whether a single worker past its starvation bound waits (looked up once)."""
+        if self._starving is None:
+            state, now = self._state, self._now
+            self._starving = False
+            for due, _, item_id in state.due_reservable(now):
+                if due > now:
+                    break
+                if state.waiting[item_id].workers == 1:
+                    self._starving = True
+                    break
+        return self._starving
 
     def _long_queue(self) -> bool:
         """Whether the waiting work asks for ``gang_queue`` times the cluster's GPUs."""

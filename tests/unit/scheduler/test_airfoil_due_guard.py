@@ -172,6 +172,31 @@ def test_due_gang_hours_counts_a_gang_past_its_estimate_as_ending_now() -> None:
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
+def test_due_gang_starving_holds_a_long_gang_only_while_a_starving_single_waits() -> None:
+    """``due_gang_starving`` (an experimental setting, off; twenty-sixth session): the due
+    gangs' budget applies only while a single worker past its starvation bound waits."""
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None, due_gang_starving=True)
+    long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)  # over the budget
+    # nothing starves (a fresh job waits, not yet past its bound): the gang starts
+    fresh = gpus("fresh", 4, submit=NOW - 10.0, estimate=60.0)
+    d = decide([long, fresh], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" in [s.item_id for s in d.starts]
+    # a single worker past its starvation bound waits: the budget holds the gang, not it
+    d = decide(
+        [long, _starving("short", 60.0, n=4)],
+        _due_gang_running(),
+        FOUR_NODES,
+        now=NOW,
+        policy=policy,
+    )
+    assert [s.item_id for s in d.starts] == ["short"]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+    # without the setting the budget holds the gang either way
+    plain = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    d = decide([long, fresh], _due_gang_running(), FOUR_NODES, now=NOW, policy=plain)
+    assert "g2" not in [s.item_id for s in d.starts]
+
+
 @pytest.mark.parametrize("hours", [0.0, -1.0, float("inf")])
 def test_bad_due_gang_hours_are_refused(hours: float) -> None:
     with pytest.raises(InvalidPolicyError, match=r"due_gang_hours must be positive and finite"):

@@ -769,6 +769,22 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     assert moved(spare, [w], _halves(), 1_000.0)
 
 
+def test_defragment_preempted_lets_a_preempted_claimant_move_work_before_its_wait() -> None:
+    """``defragment_preempted`` (an experimental setting, off; twenty-sixth session): a
+    claimant preempted before need not have waited ``defragment_after`` times its estimate
+    (it had a node and lost it); a new one still must."""
+    new = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
+    stopped = msgspec.structs.replace(new, preempted=1)
+
+    def moved(policy: AirfoilPolicy, w: Any) -> bool:
+        return bool(decide([w], _halves(), THREE_NODES, now=1_000.0, policy=policy).preemptions)
+
+    assert not moved(defrag(defragment_after=1.0), stopped)  # waited 1,000 of 3,600 s
+    assert moved(defrag(defragment_after=1.0, defragment_preempted=True), stopped)
+    assert not moved(defrag(defragment_after=1.0, defragment_preempted=True), new)
+    assert not moved(AirfoilPolicy(), stopped)  # off by default
+
+
 def test_defragment_settings_are_checked() -> None:
     with pytest.raises(InvalidPolicyError, match="defragment_gain must be"):
         AirfoilPolicy(defragment_gain=-1.0)

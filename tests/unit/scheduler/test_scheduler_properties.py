@@ -236,6 +236,11 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
                 due_gang_hours=hours, due_gang_scale=0.5, due_gang_queue=queue_bar, gang_after=0.0
             )
             check_invariants(scaled, *scenario)
+        # ... applied only while a single worker past its starvation bound waits
+        starving = AirfoilPolicy(
+            due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_starving=True, gang_after=0.0
+        )
+        check_invariants(starving, *scenario)
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
@@ -248,6 +253,10 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
                 max_reservations=reservations,
             ),
             *scenario,
+        )
+        # ... and a claimant preempted before that need not have waited
+        check_invariants(
+            AirfoilPolicy(defragment_preempted=True, max_reservations=reservations), *scenario
         )
 
 
@@ -412,8 +421,13 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         budgets.append(policy.due_gang_hours * 3600.0 * state.totals[2])
     if policy.due_gang_scale is not None and state.gangs_seen:
         budgets.append(policy.due_gang_scale * state.gang_gpu_seconds_seen / state.gangs_seen)
-    if budgets and policy.due_gang_queue is None:
+    starving = any(
+        e.workers == 1 and e.reserve_from is not None and e.reserve_from <= now
+        for e in state.waiting.values()
+    )
+    if budgets and policy.due_gang_queue is None and (starving or not policy.due_gang_starving):
         # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
+        # (with due_gang_starving, only while a single worker past its starvation bound waits)
         budget = max(budgets)
         held = [
             run
