@@ -349,9 +349,7 @@ class RayExecutor(Executor):
             self._finalizer = weakref.finalize(
                 self, _shutdown, self._handles, self._token, os.getpid()
             )
-            # Released in a forked child (the fork frees another thread's thread-locals
-            # there), its actor handles would go out of scope: the cluster kills the actors.
-            keep_past_fork(self)
+            keep_past_fork(self)  # a child's release would have the cluster kill the actors
         return self._ray
 
     def _limit(self) -> int:
@@ -780,13 +778,9 @@ class RayExecutor(Executor):
 
 
 def _shutdown(handles: list[Any], token: object, pid: int) -> None:
-    """Kill the executor's actors and release this process's Ray (idempotent).
-
-    Nothing in a forked child (``pid`` is the parent's: the child keeps the executor,
-    :func:`~airfoil.core.forks.keep_past_fork`, so this runs there only at its exit): its
-    actors and its Ray are the parent's, and a Ray call from the child (which shares the
-    parent's sockets) hangs it.
-    """
+    """Kill the executor's actors and release this process's Ray (idempotent); nothing in
+    a forked child (``pid`` is the parent's: its actors and Ray are the parent's, and a Ray
+    call there, on the parent's sockets, hangs it; see ``keep_past_fork``)."""
     if os.getpid() != pid:
         return
     HOLDINGS.drop_owner(token)
