@@ -36,7 +36,11 @@ invocations in a row read 55.7, 56.6, 60.4, 54.0 and 56.2 M; two read -265 M):
   process: the journal's fold (``GroupCommit``'s ``max_s``; left on, B1 read 64.6-82.5 M for
   trees 0.9x apart), the local run's read of terminate requests (``TerminateWatch``, every
   0.5 s: 2 reads in 4 runs taking 4.4 s under valgrind, more the more the host's load
-  stretched them) and the lease's beat (``EngineSettings.lease_ttl_s`` / 3, 10 s).
+  stretched them), the lease's beat (``EngineSettings.lease_ttl_s`` / 3, 10 s) and the
+  task history's write once its oldest run has waited ``HISTORY_MAX_WAIT_S`` (2 s: natively
+  a B1 run writes its 100 runs in one transaction as it ends; a run stretched past 2 s would
+  write them in more, as many as the host's load made. Not seen at load 2-15, where B1's
+  2+8-run process read 3806.0 M without it and 3806.1 M with it, 7 December).
 
 Garbage collection is not a cause (natively the same four young collections fall in the 4
 counted runs of every process) and is left on: its cost is part of a run. Nor is the hash
@@ -63,6 +67,7 @@ from _util import temp_dir, workload
 os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-cg-")
 which, extra = sys.argv[1], int(sys.argv[2])
 from airfoil.engine import _group_commit, control, runner
+from airfoil.executors import observe
 
 # Under valgrind a run takes seconds, not milliseconds: what a drive does on wall time would
 # be counted as often as the host's load stretches the run. Each is put out of reach, as a
@@ -81,6 +86,7 @@ def _patch(cls, **far):
 _patch(_group_commit.GroupCommit, max_s=1e6)  # the journal's fold every max_s
 _patch(control.TerminateWatch, every_s=1e6)  # the read of terminate requests every 0.5 s
 _patch(runner.EngineSettings, lease_ttl_s=1e6)  # the lease's beat every ttl / 3 (10 s)
+observe.HISTORY_MAX_WAIT_S = 1e6  # the task history's write once its oldest run waited 2 s
 run = workload(which)
 for _ in range(2 + extra):
     run()
