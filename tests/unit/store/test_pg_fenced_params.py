@@ -90,16 +90,10 @@ def test_a_record_of_another_execution_of_any_kind_leaves_the_fenced_path(kind: 
 def test_a_node_or_attempt_given_twice_is_sent_once_as_its_last_record() -> None:
     """Keys in the order first seen, each with the last record given for it (what writing
     them one by one leaves)."""
-    nodes = [
-        make_node(node_id="a", phase="running"),
-        make_node(node_id="b", phase="running"),
-        make_node(node_id="a", phase="succeeded"),
-    ]
-    attempts = [
-        make_attempt(node_id="a", phase="running"),
-        make_attempt(node_id="a", attempt=2, phase="running"),
-        make_attempt(node_id="a", phase="failed"),
-    ]
+    given = (("a", "running"), ("b", "running"), ("a", "succeeded"))
+    nodes = [make_node(node_id=key, phase=phase) for key, phase in given]
+    tries = ((1, "running"), (2, "running"), (1, "failed"))
+    attempts = [make_attempt(node_id="a", attempt=n, phase=phase) for n, phase in tries]
     events = [make_event(seq=7, cause_id=3), make_event(seq=8, cause_id=7)]
     params = fenced_params(
         StoreBatch(nodes=nodes, attempts=attempts, events=events, lease=LEASE),
