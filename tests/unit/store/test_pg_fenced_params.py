@@ -46,7 +46,7 @@ def _ints(a: Int8Array) -> list[int]:
 
 @pytest.mark.parametrize("n", [0, 1, 2, 255, 256, 257, 1000])
 def test_an_int8_array_of_any_length_holds_its_values(n: int) -> None:
-    """Lengths past the kept ``Struct``s (256) pack the same way as those under it."""
+    """Lengths past the kept ``Struct``s (256, packed an element at a time) and under it."""
     values = [(-1) ** i * (2**62 + i) for i in range(n)]
     assert _ints(Int8Array(values)) == values
 

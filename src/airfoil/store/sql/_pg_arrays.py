@@ -69,24 +69,32 @@ class TextArray:
         return out
 
 
-def _int8_struct(n: int) -> struct.Struct:
-    """The header and ``n`` framed ``int8`` elements as one ``Struct`` (kept for the sizes a
-    batch has: up to ``_INT8_KEPT`` elements)."""
-    got = _int8_structs.get(n)
-    if got is None:
-        got = struct.Struct("!iiiii" + "iq" * n)
-        if n <= _INT8_KEPT:
-            _int8_structs[n] = got
-    return got
-
-
-_INT8_KEPT = 256
+_INT8 = struct.Struct("!iq")  # one element: its length (8), its value
+_INT8_KEPT = 256  # the longest array packed by one ``Struct`` (a batch's sizes)
 _int8_structs: dict[int, struct.Struct] = {}
 
 
+def _pack_int8(n: int, items: list[int]) -> bytes:
+    """The header and ``n`` framed ``int8`` elements: one ``Struct`` call with the lengths
+    and values interleaved (a ``Struct`` kept per length up to ``_INT8_KEPT``), or one
+    ``pack`` an element past it (no format of that length built for a single use).
+
+    Raises:
+        struct.error: a value does not fit in 64 bits.
+    """
+    if n > _INT8_KEPT:
+        pack = _INT8.pack
+        return _HEADER.pack(1, 0, INT8_OID, n, 1) + b"".join([pack(8, v) for v in items])
+    whole = _int8_structs.get(n)
+    if whole is None:
+        whole = _int8_structs[n] = struct.Struct("!iiiii" + "iq" * n)
+    flat: list[int] = [8, 0] * n
+    flat[1::2] = items
+    return whole.pack(1, 0, INT8_OID, n, 1, *flat)
+
+
 class Int8Array:
-    """An ``int8[]`` parameter, packed by one ``Struct`` call (the element lengths, 8, and
-    the values interleaved).
+    """An ``int8[]`` parameter.
 
     Raises:
         StoreError: a value does not fit in 64 bits (nothing is sent).
@@ -99,10 +107,8 @@ class Int8Array:
         if not n:
             self.data = _EMPTY.pack(0, 0, INT8_OID)
             return
-        flat: list[int] = [8, 0] * n
-        flat[1::2] = items
         try:
-            self.data = _int8_struct(n).pack(1, 0, INT8_OID, n, 1, *flat)
+            self.data = _pack_int8(n, items)
         except struct.error:
             big = next(v for v in items if not -(2**63) <= v < 2**63)
             raise StoreError(
