@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import timeit
 
+from msgspec.structs import replace
+
 from airfoil.core.records import AttemptRecord, EventRecord, NodeRecord, StoreBatch
 from airfoil.store.sql._rows import fenced_params
 
@@ -24,45 +26,16 @@ EID = "ex-0123456789abcdef0123"
 
 def average_batch(nodes: int, attempts: int, events: int) -> StoreBatch:
     """A batch shaped like the throughput benchmark's: trivial tasks' ends and starts."""
+    node = NodeRecord(EID, "t", "succeeded", task="bench.noop", attempts=1, ended_at=3.0)
+    node = replace(node, queued_at=1.0, started_at=2.0)
+    attempt = AttemptRecord(EID, "t", 1, "succeeded", 2.0, 3.0, worker="pid-1234")
+    attempt = replace(attempt, log_uri="logs/x/y/1")
+    event = EventRecord(EID, 100, 3.0, "node", "running", "admitted", cause_id=50)
     return StoreBatch(
-        nodes=[
-            NodeRecord(
-                execution_id=EID,
-                node_id=f"t{i}",
-                phase="succeeded",
-                task="bench.noop",
-                attempts=1,
-                queued_at=1.0,
-                started_at=2.0,
-                ended_at=3.0,
-            )
-            for i in range(nodes)
-        ],
-        attempts=[
-            AttemptRecord(
-                execution_id=EID,
-                node_id=f"t{i}",
-                attempt=1,
-                phase="succeeded",
-                started_at=2.0,
-                ended_at=3.0,
-                worker="pid-1234",
-                log_uri="logs/x/y/1",
-            )
-            for i in range(attempts)
-        ],
+        nodes=[replace(node, node_id=f"t{i}") for i in range(nodes)],
+        attempts=[replace(attempt, node_id=f"t{i}") for i in range(attempts)],
         events=[
-            EventRecord(
-                execution_id=EID,
-                seq=100 + i,
-                at=3.0,
-                kind="node",
-                to_phase="running",
-                cause="admitted",
-                node_id=f"t{i}",
-                cause_id=50 + i,
-            )
-            for i in range(events)
+            replace(event, seq=100 + i, node_id=f"t{i}", cause_id=50 + i) for i in range(events)
         ],
         lease=(EID, "owner-1"),
     )
