@@ -19,7 +19,10 @@ Invariants:
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Any
+
+import msgspec
 
 from airfoil.core.errors import StoreError
 
@@ -28,8 +31,9 @@ __all__ = ["Float8Array", "Int8Array", "TextArray", "register"]
 _HEADER = struct.Struct("!iiiii")  # ndim, has-nulls flag, element oid, length, lower bound
 _EMPTY = struct.Struct("!iii")  # ndim 0, no nulls, element oid
 _LEN = struct.Struct("!i")
-_INT8 = struct.Struct("!iq")  # each element: its length (8), its value
 _FLOAT8 = struct.Struct("!id")
+
+_json = msgspec.json.Encoder()  # ``airfoil.core.records.encode_json``'s settings (none)
 
 TEXT_OID, INT8_OID, FLOAT8_OID = 25, 20, 701
 TEXT_ARRAY_OID, INT8_ARRAY_OID, FLOAT8_ARRAY_OID = 1009, 1016, 1022
@@ -44,13 +48,49 @@ class TextArray:
         if not items:
             self.data = _EMPTY.pack(0, 0, TEXT_OID)
             return
-        parts = [_HEADER.pack(1, 0, TEXT_OID, len(items), 1)]
         pack = _LEN.pack
-        for item in items:
-            b = item if isinstance(item, bytes) else item.encode()
-            parts.append(pack(len(b)))
-            parts.append(b)
-        self.data = b"".join(parts)
+        encoded = [item if isinstance(item, bytes) else item.encode() for item in items]
+        self.data = _HEADER.pack(1, 0, TEXT_OID, len(items), 1) + b"".join(
+            [pack(len(b)) + b for b in encoded]
+        )
+
+    @classmethod
+    def of_json(cls, records: Sequence[Any]) -> TextArray:
+        """The records' JSON (msgspec's, as ``encode_json`` writes it), each element encoded
+        and framed in one pass: no list of the encoded records in between."""
+        out = cls.__new__(cls)
+        if not records:
+            out.data = _EMPTY.pack(0, 0, TEXT_OID)
+            return out
+        pack, encode = _LEN.pack, _json.encode
+        out.data = _HEADER.pack(1, 0, TEXT_OID, len(records), 1) + b"".join(
+            [pack(len(b)) + b for b in map(encode, records)]
+        )
+        return out
+
+
+_INT8 = struct.Struct("!iq")  # one element: its length (8), its value
+_INT8_KEPT = 256  # the longest array packed by one ``Struct`` (a batch's sizes)
+_int8_structs: dict[int, struct.Struct] = {}
+
+
+def _pack_int8(n: int, items: list[int]) -> bytes:
+    """The header and ``n`` framed ``int8`` elements: one ``Struct`` call with the lengths
+    and values interleaved (a ``Struct`` kept per length up to ``_INT8_KEPT``), or one
+    ``pack`` an element past it (no format of that length built for a single use).
+
+    Raises:
+        struct.error: a value does not fit in 64 bits.
+    """
+    if n > _INT8_KEPT:
+        pack = _INT8.pack
+        return _HEADER.pack(1, 0, INT8_OID, n, 1) + b"".join([pack(8, v) for v in items])
+    whole = _int8_structs.get(n)
+    if whole is None:
+        whole = _int8_structs[n] = struct.Struct("!iiiii" + "iq" * n)
+    flat: list[int] = [8, 0] * n
+    flat[1::2] = items
+    return whole.pack(1, 0, INT8_OID, n, 1, *flat)
 
 
 class Int8Array:
@@ -63,13 +103,12 @@ class Int8Array:
     __slots__ = ("data",)
 
     def __init__(self, items: list[int]) -> None:
-        if not items:
+        n = len(items)
+        if not n:
             self.data = _EMPTY.pack(0, 0, INT8_OID)
             return
-        pack = _INT8.pack
-        head = _HEADER.pack(1, 0, INT8_OID, len(items), 1)
         try:
-            self.data = head + b"".join([pack(8, v) for v in items])
+            self.data = _pack_int8(n, items)
         except struct.error:
             big = next(v for v in items if not -(2**63) <= v < 2**63)
             raise StoreError(

@@ -87,7 +87,7 @@ def node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:
     return {
         "execution_id": TextArray([k[0] for k in last]),
         "node_id": TextArray([k[1] for k in last]),
-        "record": TextArray([encode_json(n) for n in last.values()]),
+        "record": TextArray.of_json(list(last.values())),
     }
 
 
@@ -99,7 +99,7 @@ def attempt_arrays(attempts: list[AttemptRecord]) -> dict[str, Any]:
         "execution_id": TextArray([k[0] for k in last]),
         "node_id": TextArray([k[1] for k in last]),
         "attempt": Int8Array([k[2] for k in last]),
-        "record": TextArray([encode_json(a) for a in last.values()]),
+        "record": TextArray.of_json(list(last.values())),
     }
 
 
@@ -154,37 +154,40 @@ def fenced_params(
         del row["id"], row["name"]  # the key, and the name: written by the launch only
         params.update(row)
     kinds = ""
-    # Of a node, attempt or cache key given twice, its last record (one upsert may not touch
-    # a row twice; writing them one by one leaves the last), as ``node_arrays`` keeps.
-    nodes = list({(n.execution_id, n.node_id): n for n in batch.nodes}.values())
-    attempts = list({(a.execution_id, a.node_id, a.attempt): a for a in batch.attempts}.values())
-    events = batch.events
-    cache = list({c.key: c for c in batch.cache_puts}.values())
-    if nodes:
-        if any(n.execution_id != eid for n in nodes):
+    # Every record must be the leased execution's (checked on all of them first, so the
+    # records below are told apart by their keys within it). Of a node, attempt or cache
+    # key given twice, its last record (one upsert may not touch a row twice; writing them
+    # one by one leaves the last), as ``node_arrays`` keeps.
+    one = {eid}
+    if batch.nodes:
+        if {n.execution_id for n in batch.nodes} != one:
             return None
         kinds += "n"
-        params["n_node_id"] = TextArray([n.node_id for n in nodes])
-        params["n_record"] = TextArray([encode_json(n) for n in nodes])
-    if attempts:
-        if any(a.execution_id != eid for a in attempts):
+        nodes = {n.node_id: n for n in batch.nodes}
+        params["n_node_id"] = TextArray(list(nodes))
+        params["n_record"] = TextArray.of_json(list(nodes.values()))
+    if batch.attempts:
+        if {a.execution_id for a in batch.attempts} != one:
             return None
         kinds += "a"
+        attempts = list({(a.node_id, a.attempt): a for a in batch.attempts}.values())
         params["a_node_id"] = TextArray([a.node_id for a in attempts])
         params["a_attempt"] = Int8Array([a.attempt for a in attempts])
-        params["a_record"] = TextArray([encode_json(a) for a in attempts])
+        params["a_record"] = TextArray.of_json(attempts)
+    events = batch.events
     if events:
-        if any(e.execution_id != eid for e in events):
+        if {e.execution_id for e in events} != one:
             return None
         kinds += "e"
         params["e_seq"] = Int8Array([e.seq for e in events])
         params["e_cause_id"] = Int8Array([e.cause_id for e in events])
-        params["e_record"] = TextArray([encode_json(e) for e in events])
+        params["e_record"] = TextArray.of_json(events)
+    cache = list({c.key: c for c in batch.cache_puts}.values())
     if cache:
         kinds += "c"
         params["c_key"] = TextArray([c.key for c in cache])
         params["c_task"] = TextArray([c.parts.task for c in cache])
         params["c_created_at"] = Float8Array([c.created_at for c in cache])
-        params["c_record"] = TextArray([encode_json(c) for c in cache])
+        params["c_record"] = TextArray.of_json(cache)
     params["kinds"] = kinds
     return params
