@@ -193,6 +193,16 @@ class _Hashed:
         return got
 
 
+def _stored(
+    tmp_path: Path, make: Callable[[], Any], py_type: Any
+) -> tuple[_Node, Any, Value, bytes]:
+    """A node, an object stored as a value in its remote store, the value and its bytes."""
+    node = _Node(tmp_path)
+    obj = make()
+    value = node.store(obj, py_type)
+    return node, obj, value, node.remote.get_bytes(value.uri or "")
+
+
 def _record(node: _Node, value: Value) -> dict[str, Any]:
     entry = node.cache.lookup(value.uri or "")
     assert entry is not None
@@ -206,10 +216,8 @@ def test_a_first_read_on_a_node_hashes_the_blob_once(
 ) -> None:
     """The value's check (BLAKE3) is the entry's record: on main the cache hashed the
     download again (SHA-256) for its record, reading every byte twice."""
-    node = _Node(tmp_path)
-    obj = make()
-    value = node.store(obj, py_type)
-    size = node.remote.size(value.uri or "") or len(node.remote.get_bytes(value.uri or ""))
+    node, obj, value, good = _stored(tmp_path, make, py_type)
+    size = len(good)
     hashed = _Hashed(monkeypatch)
     _equal(TypeEngine().to_python(value, py_type, node.attempt("first")), obj)
     assert hashed.take() == {"blake3": size}
@@ -227,10 +235,7 @@ def test_a_first_read_on_a_node_hashes_the_blob_once(
 def test_an_entry_damaged_after_a_checked_read_is_caught_on_its_next_hit(
     tmp_path: Path, make: Callable[[], Any], py_type: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    node = _Node(tmp_path)
-    obj = make()
-    value = node.store(obj, py_type)
-    good = node.remote.get_bytes(value.uri or "")
+    node, obj, value, good = _stored(tmp_path, make, py_type)
     _equal(TypeEngine().to_python(value, py_type, node.attempt("first")), obj)
     for n, read in enumerate(("bytes", "mapped")):
         entry = node.cache.lookup(value.uri or "")
@@ -253,10 +258,7 @@ def test_an_entry_recorded_by_its_sha256_is_still_a_hit(
 ) -> None:
     """An entry of an older version (its record's digest a SHA-256) is read as before: by
     bytes against its SHA-256, mapped by the value's check; neither fetches it again."""
-    node = _Node(tmp_path)
-    obj = make()
-    value = node.store(obj, py_type)
-    good = node.remote.get_bytes(value.uri or "")
+    node, obj, value, good = _stored(tmp_path, make, py_type)
     _equal(TypeEngine().to_python(value, py_type, node.attempt("first")), obj)
     record = _record(node, value)
     record.pop("blake3", None)
@@ -279,10 +281,7 @@ def test_a_value_written_again_keeps_an_entry_recorded_by_its_check(
     tmp_path: Path, make: Callable[[], Any], py_type: Any
 ) -> None:
     """``forget`` compares the bytes written with the record's digest by its algorithm."""
-    node = _Node(tmp_path)
-    obj = make()
-    value = node.store(obj, py_type)
-    good = node.remote.get_bytes(value.uri or "")
+    node, obj, value, good = _stored(tmp_path, make, py_type)
     _equal(TypeEngine().to_python(value, py_type, node.attempt("first")), obj)
     node.blobs.put_bytes(values_key(value.hash), good)  # the same bytes: kept
     assert node.cache.lookup(value.uri or "") is not None
