@@ -17,7 +17,12 @@ import io
 from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
-__all__ = ["BlobStore"]
+__all__ = ["BlobCheck", "BlobStore"]
+
+#: A reader's check of a local file of a blob against its value's hash: raises
+#: ``CorruptBlobError`` where they differ, else returns the ``(algorithm, hex digest)`` of
+#: the bytes it proved (None: it tells none, a directory's check).
+BlobCheck = Callable[[str], "tuple[str, str] | None"]
 
 
 class BlobStore(abc.ABC):
@@ -65,9 +70,10 @@ class BlobStore(abc.ABC):
         """A local filesystem path for a blob if the store is local (zero-copy reads), else
         None."""
 
-    def local_copy(self, uri: str, dest: str, check: Callable[[str], None]) -> str:
+    def local_copy(self, uri: str, dest: str, check: BlobCheck) -> str:
         """``dest``: a local file of a blob for a reader to map, ``check(file)`` having
-        passed (the caller's check of the bytes against its value's hash). Default: the blob
+        passed (the caller's check of the bytes against its value's hash; it returns the
+        ``(algorithm, digest)`` it proved, or None). Default: the blob
         downloaded there (:meth:`get_file`), then checked. A store that keeps its own local
         copy of what it fetched (a Ray node's cache of values) links that copy there
         instead, checked before it is kept, so the bytes are fetched and written once. What

@@ -10,17 +10,20 @@ reads to prefer, softly, the node already holding most of a task's input bytes.
 
 Invariants:
 
-- An entry is a data file and a small record (``<key>.json``: URI, size, SHA-256 of the
-  bytes) written after it; both appear whole (temporary file + atomic rename), so concurrent
-  workers of one node never see half an entry. A lock file per entry (``flock``) makes a
-  second worker wanting the same blob wait for the first's download instead of fetching it
-  again.
-- A hit is verified: its size and SHA-256 must match the record (hashed once per process for
-  an unchanged file). A damaged entry is dropped and fetched again, never served.
+- An entry is a data file and a small record (``<key>.json``: URI, size, and the bytes'
+  digest under its algorithm's name: the one a reader's check proved, BLAKE3 for a frame or
+  an array, else SHA-256) written after it; both appear whole (temporary file + atomic
+  rename), so concurrent workers of one node never see half an entry. A lock file per
+  entry (``flock``) makes a second worker wanting the same blob wait for the first's
+  download instead of fetching it again.
+- A hit is verified: its size and digest must match the record (hashed once per process for
+  an unchanged file, by the record's algorithm; a record of an older version holds a
+  SHA-256). A damaged entry is dropped and fetched again, never served.
 - A reader that maps a value's blob (a frame, an array: ``BlobStore.local_copy``) passes its
   check of the bytes against the value's hash: a download is checked before it becomes an
   entry (one that fails is removed and raised, never kept), and a hit is checked by it
-  instead of by its SHA-256 (one hash, not two). The reader gets a hard link to the entry
+  instead of by its record's digest. The digest the check proved is the record's: a
+  download is hashed once, not again for the record. The reader gets a hard link to the entry
   in its scratch folder, not a copy: the bytes are fetched and written once on the node,
   and the link outlives the entry's eviction.
 - The cache holds at most ``max_bytes``: after each insert the least recently used entries (by
@@ -50,10 +53,11 @@ from typing import BinaryIO, TypeVar
 
 import msgspec
 
-from airfoil.core.blobs import BlobStore
+from airfoil.core.blobs import BlobCheck, BlobStore
 from airfoil.core.errors import CorruptBlobError
 from airfoil.core.records import Value
 from airfoil.executors._blob_cache_config import DEFAULT_CACHE_BYTES, BlobCacheConfig
+from airfoil.types._digests import BLAKE3, SHA256, digest_bytes, digest_file
 from airfoil.types._integrity import remember_digest
 
 __all__ = [
@@ -108,17 +112,18 @@ class NodeBlobCache:
     def __init__(self, directory: str, max_bytes: int) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
-        self._verified: dict[tuple[str, int, int, int], str] = {}
+        self._verified: dict[tuple[str, int, int, int, str], str] = {}
         os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
 
     def _entry(self, uri: str) -> str:
         digest = hashlib.sha256(uri.encode()).hexdigest()
         return os.path.join(self.directory, digest[:2], digest)
 
-    def lookup(self, uri: str, check: Callable[[str], None] | None = None) -> str | None:
+    def lookup(self, uri: str, check: BlobCheck | None = None) -> str | None:
         """The verified local copy of ``uri``, or None (a damaged entry is removed).
         ``check(path)`` (a reader's check of the bytes against its value's hash) verifies
-        it in place of its SHA-256: raising :class:`CorruptBlobError`, the entry is damaged."""
+        it in place of its record's digest: raising :class:`CorruptBlobError`, the entry
+        is damaged."""
         path = self._entry(uri)
         try:
             with open(path + _SUFFIX, "rb") as fh:
@@ -126,46 +131,47 @@ class NodeBlobCache:
             st = os.stat(path)
         except (OSError, ValueError):
             return None
-        key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
-        digest = self._verified.get(key)
-        if check is not None:  # (remembered by the check itself, not here: no SHA-256 ran)
-            whole = st.st_size == record.get("size")
-            digest = record.get("sha256") if whole and _passes(check, path) else ""
-        elif digest is None:
-            if st.st_size != record.get("size"):
-                digest = ""
+        held = _held(record)
+        good = held is not None and record.get("uri") == uri and st.st_size == record.get("size")
+        if good and held is not None:
+            algorithm, digest = held
+            if check is not None:  # (remembered by the check itself, not here)
+                good = _passes(check, path)
             else:
-                with open(path, "rb") as fh:
-                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            self._remember(key, digest)
-        if record.get("uri") != uri or digest != record.get("sha256"):
+                key = (path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
+                found = self._verified.get(key)
+                if found is None:
+                    found = digest_file(path, algorithm)
+                    self._remember(key, found)
+                good = found == digest
+        if not good:
             self._remove(path)
             return None
         with contextlib.suppress(OSError):  # the access time orders eviction (LRU)
             os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
         return path
 
-    def _remember(self, key: tuple[str, int, int, int], digest: str) -> None:
-        """Trust this file's hash while it is unchanged, here and in the value checks of
-        this process (they would hash the file again)."""
+    def _remember(self, key: tuple[str, int, int, int, str], digest: str) -> None:
+        """Trust this file's hash (of the key's algorithm) while it is unchanged, here and
+        in the value checks of this process (they would hash the file again)."""
         if len(self._verified) >= 4096:
             self._verified.clear()
         self._verified[key] = digest
-        if digest:
-            remember_digest(key[0], digest)
+        remember_digest(key[0], digest, key[4])
 
     def fetch(
         self,
         uri: str,
         download: Callable[[str], None],
         counts: _Counts | None = None,
-        check: Callable[[str], None] | None = None,
+        check: BlobCheck | None = None,
     ) -> tuple[str, bool]:
         """A local copy of ``uri``, downloading it with ``download(path)`` on a miss, and
         whether the cache keeps it: a blob larger than the whole cache is handed over as a
         temporary file that the caller removes once read. ``check(path)``, if given, vets
         a hit (:meth:`lookup`) and a download before it is kept or handed over: what it
-        raises propagates, the download removed.
+        raises propagates, the download removed; the digest it proved is the record's
+        (without a check, or where it proves none, the download's SHA-256 is).
 
         Another worker downloading the same blob is waited for, not duplicated.
         """
@@ -195,16 +201,14 @@ class NodeBlobCache:
                     return tmp, False
                 os.replace(tmp, path)  # no entry before its record: checked at its name
                 try:
-                    if check is not None:
-                        check(path)
-                    with open(path, "rb") as fh:
-                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                    proved = check(path) if check is not None else None
+                    algorithm, digest = proved or (SHA256, digest_file(path, SHA256))
                 except BaseException:
                     self._remove(path)
                     raise
                 st = os.stat(path)
-                self._remember((path, st.st_ino, st.st_size, st.st_mtime_ns), digest)
-                record = json.dumps({"uri": uri, "size": size, "sha256": digest}).encode()
+                self._remember((path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm), digest)
+                record = json.dumps({"uri": uri, "size": size, algorithm: digest}).encode()
                 _write_atomic(path + _SUFFIX, record, self.directory)
             finally:
                 if not handed and os.path.exists(tmp):
@@ -215,20 +219,21 @@ class NodeBlobCache:
             counts.evicted.extend(evicted)
         return path, True
 
-    def forget(self, uri: str, digest: Callable[[], str] | None = None) -> None:
+    def forget(self, uri: str, digest: Callable[[str], str] | None = None) -> None:
         """Drop ``uri``'s entry: its blob was rewritten or deleted through this node. Kept
-        if ``digest()`` (the SHA-256 of the bytes now stored, asked only when there is an
-        entry) is what it holds: a value written again is the same bytes."""
+        if ``digest(algorithm)`` (the digest of the bytes now stored, by the algorithm of
+        the entry's record, asked only when there is an entry) is what it holds: a value
+        written again is the same bytes."""
         path = self._entry(uri)
         if not (os.path.exists(path + _SUFFIX) or os.path.exists(path)):
             return  # the common case: one failed stat, no lock file left behind
         with _locked(path + ".lock"):
             try:
                 with open(path + _SUFFIX, "rb") as fh:
-                    held = json.loads(fh.read()).get("sha256")
+                    held = _held(json.loads(fh.read()))
             except (OSError, ValueError):
                 held = None
-            if held is None or digest is None or held != digest():
+            if held is None or digest is None or held[1] != digest(held[0]):
                 self._remove(path)
 
     def entries(self) -> list[tuple[str, int, float]]:
@@ -355,9 +360,7 @@ class CachingBlobStore(BlobStore):
             evicted=c.evicted,
         )
 
-    def _cached(
-        self, uri: str, check: Callable[[str], None] | None = None
-    ) -> tuple[str, bool] | None:
+    def _cached(self, uri: str, check: BlobCheck | None = None) -> tuple[str, bool] | None:
         """A local copy of a value's blob (fetched now if missing) and whether the cache keeps
         it (else the caller removes it once read); None for a blob that is no value's.
         ``check``: see :meth:`NodeBlobCache.fetch`."""
@@ -396,7 +399,7 @@ class CachingBlobStore(BlobStore):
         return got
 
     def _read(
-        self, uri: str, read: Callable[[str], _T], check: Callable[[str], None] | None = None
+        self, uri: str, read: Callable[[str], _T], check: BlobCheck | None = None
     ) -> _T | None:
         """``read(local copy)``, or None when the blob is not cached; a copy evicted by
         another worker between the lookup and the read is fetched again once."""
@@ -424,7 +427,7 @@ class CachingBlobStore(BlobStore):
         if self._read(uri, lambda path: shutil.copyfile(path, local_path)) is None:
             self.store.get_file(uri, local_path)
 
-    def local_copy(self, uri: str, dest: str, check: Callable[[str], None]) -> str:
+    def local_copy(self, uri: str, dest: str, check: BlobCheck) -> str:
         """A hard link at ``dest`` to this node's checked copy of a value's blob (see the
         module): nothing is copied. Where a link cannot be made (another filesystem), a
         copy, checked again."""
@@ -457,7 +460,7 @@ class CachingBlobStore(BlobStore):
 
     def put_bytes(self, key: str, data: bytes) -> str:
         uri = self.store.put_bytes(key, data)
-        self._written(uri, functools.partial(_digest, data))
+        self._written(uri, functools.partial(digest_bytes, data))
         return uri
 
     def exists(self, uri: str) -> bool:
@@ -469,7 +472,7 @@ class CachingBlobStore(BlobStore):
 
     def put_file(self, key: str, local_path: str) -> str:
         uri = self.store.put_file(key, local_path)
-        self._written(uri, functools.partial(_file_digest, local_path))
+        self._written(uri, functools.partial(digest_file, local_path))
         return uri
 
     def put_dir(self, key: str, local_dir: str) -> str:
@@ -489,10 +492,10 @@ class CachingBlobStore(BlobStore):
     def write_many(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
         uris = self.store.write_many(items)
         for uri, (_, data) in zip(uris, items, strict=True):
-            self._written(uri, functools.partial(_digest, data))
+            self._written(uri, functools.partial(digest_bytes, data))
         return uris
 
-    def _written(self, uri: str, digest: Callable[[], str] | None = None) -> None:
+    def _written(self, uri: str, digest: Callable[[str], str] | None = None) -> None:
         """A value's blob written or deleted through this store: this node's copy of it goes
         unless it holds the same bytes (see :meth:`NodeBlobCache.forget`). Another node's
         copy stays: a value's key is its content's, so only a hand-made rewrite differs."""
@@ -500,16 +503,18 @@ class CachingBlobStore(BlobStore):
             self.cache.forget(uri, digest)
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _held(record: object) -> tuple[str, str] | None:
+    """``(algorithm, digest)`` of an entry's record (an older version's: its SHA-256), or
+    None: no digest of an algorithm this version knows (the entry is not trusted)."""
+    if isinstance(record, dict):
+        for algorithm in (BLAKE3, SHA256):
+            digest = record.get(algorithm)
+            if isinstance(digest, str) and digest:
+                return algorithm, digest
+    return None
 
 
-def _file_digest(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _passes(check: Callable[[str], None], path: str) -> bool:
+def _passes(check: BlobCheck, path: str) -> bool:
     try:
         check(path)
     except CorruptBlobError:
@@ -517,7 +522,7 @@ def _passes(check: Callable[[str], None], path: str) -> bool:
     return True
 
 
-def _place(path: str, dest: str, check: Callable[[str], None]) -> bool:
+def _place(path: str, dest: str, check: BlobCheck) -> bool:
     """``dest`` made the file at ``path`` (checked): a hard link, else a copy checked again.
     A ``path`` gone (evicted) raises :class:`FileNotFoundError` (fetched again)."""
     try:

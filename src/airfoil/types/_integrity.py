@@ -92,8 +92,12 @@ def remember_digest(path: str, digest: str, algorithm: str = SHA256) -> None:
     _checked[(path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)] = digest
 
 
-def check_path(value: Value, path: str) -> None:
+def check_path(value: Value, path: str) -> tuple[str, str] | None:
     """Check a local copy of a value's blob (a file, or a directory tree).
+
+    Returns:
+        ``(algorithm, digest)`` of the file's bytes, proved to be the value's (a node's
+        cache keeps it for its entry: no second hash), or None for a directory.
 
     Raises:
         CorruptBlobError: it does not match the value's hash.
@@ -109,10 +113,12 @@ def check_path(value: Value, path: str) -> None:
                 "value's hash (a file was changed, added or removed after it was written); "
                 "rerun the task that produced it"
             )
-        return
-    found = _hash_file(path, _algorithm(value))
+        return None
+    algorithm = _algorithm(value)
+    found = _hash_file(path, algorithm)
     if found != _content_sha(value):
         raise _corrupt(value, found)
+    return algorithm, found
 
 
 def check_blob(value: Value, blobs: BlobStore) -> None:

@@ -49,7 +49,8 @@ FLOW = textwrap.dedent(
 def test_an_array_read_on_a_node_maps_the_cache_s_copy_written_once(
     tmp_path: Path, ray_session_env: dict[str, str]
 ) -> None:
-    """On main the task mapped a second copy of the cache's file (one link: its own)."""
+    """On main the task mapped a second copy of the cache's file (one link: its own); on
+    integ the entry's record held a SHA-256 hashed after the value's BLAKE3 check."""
     (tmp_path / "flow.py").write_text(FLOW)
     cache = tmp_path / "cache"
     env = dict(
@@ -73,3 +74,5 @@ def test_an_array_read_on_a_node_maps_the_cache_s_copy_written_once(
         p for p in cache.rglob("*") if p.is_file() and "." not in p.name and p.parent.name != "tmp"
     ]
     assert [os.path.getsize(p) for p in entries] == [300_000 * 8 + 128]
+    record = json.loads(Path(f"{entries[0]}.json").read_text())
+    assert set(record) == {"uri", "size", "blake3"}  # the value's check's digest, no SHA-256
