@@ -132,10 +132,12 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
+    from airfoil.store.sql._engines import new_engine
+
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, timeout_s, durability)
-        engine = sa.create_engine(
+        engine = new_engine(
             url,
             poolclass=NullPool,
             connect_args={"connect_timeout": max(1, round(timeout_s))},
@@ -258,13 +260,14 @@ def _wal(cur: Any, timeout_s: float) -> None:
 
 
 def _sqlite_engine(url: sa.URL, timeout_s: float, durability: str = "process") -> sa.Engine:
-    import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.pool import NullPool
 
+    from airfoil.store.sql._engines import new_engine
+
     path = os.path.abspath(os.path.expanduser(url.database or ""))
     private_sqlite_file(path)
-    engine = sa.create_engine(
+    engine = new_engine(
         url.set(database=path),
         poolclass=NullPool,
         paramstyle="named",
