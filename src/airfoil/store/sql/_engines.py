@@ -26,7 +26,7 @@ import weakref
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from airfoil.core.forks import keep_past_fork
 
@@ -63,7 +63,9 @@ def _stamp(_dbapi: Any, record: ConnectionPoolEntry) -> None:
     record.info[_PID] = os.getpid()
 
 
-def _checkout(dbapi: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+# The pool passes its _ConnectionRecord and _ConnectionFairy (typed Any: their public
+# protocols declare ``dbapi_connection`` read-only, and the documented pattern assigns it).
+def _checkout(dbapi: Any, record: Any, proxy: Any) -> None:
     if _foreign(record):
         _abandoned.append(dbapi)
         record.dbapi_connection = proxy.dbapi_connection = None  # the pool closes nothing
@@ -82,7 +84,7 @@ def _reset(
         dialect.do_rollback(dbapi)
 
 
-def _close(dbapi: Any, record: ConnectionPoolEntry) -> None:
+def _close(dbapi: Any, record: Any) -> None:
     if _foreign(record):
         _abandoned.append(dbapi)
         record.dbapi_connection = _Closed()  # what the pool closes next
