@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 from airfoil.core.errors import DefinitionError
+from airfoil.core.forks import forked_from
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types import BlobHandler, ConversionError, Converter, Handler, ValueContext
 from airfoil.types import TypeEngine as AirfoilTypeEngine
@@ -340,7 +341,7 @@ def _remove_process_dir(path: str, pid: int) -> None:
     """At exit: remove the directory of process ``pid``, if this is that process (a child
     forked from it inherits the exit hook, and may exit while the parent uses the
     directory)."""
-    if os.getpid() == pid:
+    if not forked_from(pid):
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -39,6 +39,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
+from airfoil.core.forks import forked_from
 from airfoil.store.sql._pg_arrays import register as register_arrays
 from airfoil.store.sql._retry import is_transient
 
@@ -475,7 +476,7 @@ def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any, pid
     end) the parent's session on the socket both share, and wait on a lock the parent's
     thread may have held at the fork.
     """
-    if os.getpid() != pid:
+    if forked_from(pid):
         _point_at_devnull(dbapi)
         _ABANDONED.append((proxy, dbapi, 0.0))  # referenced: the pool's own finalizer waits
         return

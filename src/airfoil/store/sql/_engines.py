@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
-from airfoil.core.forks import keep_past_fork
+from airfoil.core.forks import forked_from, keep_past_fork
 
 __all__ = ["new_engine"]
 
@@ -56,7 +56,8 @@ def new_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
 
 def _foreign(record: ConnectionPoolEntry | None) -> bool:
     """Whether ``record``'s connection was opened by another process (the parent)."""
-    return record is not None and record.info.get(_PID, os.getpid()) != os.getpid()
+    pid = record.info.get(_PID) if record is not None else None
+    return pid is not None and forked_from(pid)
 
 
 def _stamp(_dbapi: Any, record: ConnectionPoolEntry) -> None:
