@@ -22,7 +22,7 @@ read them back into a table).
 from __future__ import annotations
 
 import abc
-import atexit
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -333,7 +333,13 @@ def _process_dir() -> str:
     with _lock:
         if _process_root is None:
             _process_root = tempfile.mkdtemp(prefix="airfoil-flytekit-")
-            atexit.register(_remove_process_dir, _process_root, os.getpid())
+            # multiprocessing's exit finalizers, not atexit: they run at this process's exit
+            # (multiprocessing registers them with atexit) and at a multiprocessing child's,
+            # which ends with os._exit and runs no atexit hook (a process executor's worker:
+            # one directory left behind per worker)
+            multiprocessing.util.Finalize(
+                None, _remove_process_dir, args=(_process_root, os.getpid()), exitpriority=0
+            )
         return _process_root
 
 
