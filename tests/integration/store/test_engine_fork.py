@@ -59,16 +59,19 @@ def _child_work(engine: sa.Engine, table: str) -> Callable[[], None]:
 
 
 @pytest.mark.parametrize("child_works", [False, True], ids=["child-exits", "child-uses-engine"])
+@pytest.mark.parametrize("pool_full", [False, True], ids=["room", "full"])
 def test_a_forked_child_leaves_another_threads_transaction_alone(
-    engine_url: str, child_works: bool
+    engine_url: str, child_works: bool, pool_full: bool
 ) -> None:
     """A thread is inside a transaction (its connection only in its thread-local) when another
     thread forks; the child exits, or uses the engine and disposes of it. On main the child
     rolled the parent's transaction back, or closed its connection: on PostgreSQL the first
     row was lost (the child exits) or the parent's session ended ("server closed the
     connection", the child disposes); on SQLite the parent's next insert failed with "disk
-    I/O error" (the shared WAL index rolled back under it)."""
-    engine = store_engine(engine_url)
+    I/O error" (the shared WAL index rolled back under it). With the pool ``full``
+    (PostgreSQL: one slot, taken by an idle connection) the pool closes what is returned to
+    it: the child must not close the parent's connection either."""
+    engine = store_engine(engine_url, pool_size=1, max_overflow=1)
     table = f"fork_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {table} (n INTEGER)"))
@@ -94,9 +97,12 @@ def test_a_forked_child_leaves_another_threads_transaction_alone(
             done.set()
 
     thread = threading.Thread(target=hold)
+    first = engine.connect() if pool_full else None  # the thread's is then the overflow
     thread.start()
     try:
         assert inside.wait(30)
+        if first is not None:
+            first.close()  # the pool's one slot: taken
         assert _in_fork(_child_work(engine, table) if child_works else gc.collect) == 0
     finally:
         forked.set()
