@@ -15,7 +15,9 @@ runs then checks the process id it was made in). The parent drops the extra refe
 after the fork. Registering is cheap (a weak set); nothing happens at import.
 
 The SQL store's connections have their own, finer hooks (``airfoil.store.sql._connect``:
-the child abandons them and points their sockets at ``/dev/null``).
+the child abandons them and points their sockets at ``/dev/null``), and so have the stores'
+SQLAlchemy engines (``airfoil.store.sql._engines``: a connection of another process is never
+rolled back, closed nor handed out, and the child disposes of every engine without closing).
 
 :func:`forked_from` is the check a finalizer makes before it releases what its process made
 (it records ``os.getpid()`` when it makes it): in a forked child it does nothing.

@@ -26,6 +26,8 @@ Invariants:
   connections of the parent's other threads too, which the fork itself frees in the child
   (their finalizers see another process's id), and for garbage ones (no collection runs
   between the fork's start and the child's hook).
+- Every SQLAlchemy engine made here is made by :func:`airfoil.store.sql._engines.new_engine`,
+  which keeps its pool off the parent's connections in a forked child.
 """
 
 from __future__ import annotations
