@@ -15,7 +15,12 @@ runs then checks the process id it was made in). The parent drops the extra refe
 after the fork. Registering is cheap (a weak set); nothing happens at import.
 
 The SQL store's connections have their own, finer hooks (``airfoil.store.sql._connect``:
-the child abandons them and points their sockets at ``/dev/null``).
+the child abandons them and points their sockets at ``/dev/null``), and so have the stores'
+SQLAlchemy engines (``airfoil.store.sql._engines``: a connection of another process is never
+rolled back, closed nor handed out, and the child disposes of every engine without closing).
+
+:func:`forked_from` is the check a finalizer makes before it releases what its process made
+(it records ``os.getpid()`` when it makes it): in a forked child it does nothing.
 """
 
 from __future__ import annotations
@@ -25,13 +30,20 @@ import os
 import threading
 import weakref
 
-__all__ = ["keep_past_fork"]
+__all__ = ["forked_from", "keep_past_fork"]
 
 _lock = threading.Lock()
 _kept: weakref.WeakSet[object] = weakref.WeakSet()
 #: Referenced from before a fork to just after it (in the parent), or for good (the child).
 _pinned: list[object] = []
 _abandoned: list[object] = []
+
+
+def forked_from(pid: int) -> bool:
+    """Whether this process is a copy of process ``pid`` (a child forked from it), not
+    ``pid`` itself: what ``pid`` made (an actor, a session, a directory, a key) is ``pid``'s
+    to release, and a finalizer that runs here must leave it alone."""
+    return os.getpid() != pid
 
 
 def keep_past_fork(obj: object) -> None:

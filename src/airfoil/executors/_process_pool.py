@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from airfoil.core.forks import forked_from
 from airfoil.executors._process_worker import worker_main
 from airfoil.executors.base import AttemptRequest, RuntimeFactory
 
@@ -133,7 +134,7 @@ class Pool:
 
     def shutdown(self) -> None:
         """Stop every worker and wait for them (idempotent; a no-op in a forked child)."""
-        if os.getpid() != self.owner:
+        if forked_from(self.owner):
             return
         for w in self.idle:
             self.retire(w, kill=False)

@@ -46,7 +46,7 @@ import msgspec
 
 from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import ConfigError
-from airfoil.core.forks import keep_past_fork
+from airfoil.core.forks import forked_from, keep_past_fork
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
@@ -781,7 +781,7 @@ def _shutdown(handles: list[Any], token: object, pid: int) -> None:
     """Kill the executor's actors and release this process's Ray (idempotent); nothing in
     a forked child (``pid`` is the parent's: its actors and Ray are the parent's, and a Ray
     call there, on the parent's sockets, hangs it; see ``keep_past_fork``)."""
-    if os.getpid() != pid:
+    if forked_from(pid):
         return
     HOLDINGS.drop_owner(token)
     try:

@@ -32,6 +32,7 @@ from pydantic.warnings import PydanticDeprecatedSince20
 from ray.experimental import internal_kv
 
 from airfoil.core.errors import ConfigError, UnschedulableTaskError
+from airfoil.core.forks import forked_from
 from airfoil.core.projects import qualified_name
 from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
@@ -100,6 +101,7 @@ class ModelReplica:
     ) -> None:
         from airfoil.settings import AirfoilSettings
 
+        self._pid = os.getpid()  # __del__ acts in this process only
         settings = dict(settings)
         key = settings.pop("model_key", None)
         scope = settings.pop("model_key_scope", None)
@@ -150,6 +152,10 @@ class ModelReplica:
                 log.debug("publishing the replica's state failed", exc_info=True)
 
     def __del__(self) -> None:
+        # Not in a forked child's copy: the key (and the publishing thread) are the parent's,
+        # and a Ray call there runs on the parent's sockets.
+        if forked_from(self._pid):
+            return
         self._stop.set()
         try:
             internal_kv._internal_kv_del(self._key, namespace=_KV_NAMESPACE)

@@ -116,6 +116,15 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def flytekit_sandbox(x: int) -> str:
+        # where flytekit's file access puts files outside an attempt's directory: a
+        # directory of this worker process
+        from airfoil.compat.flytekit._structured import FileAccess
+
+        return FileAccess().local_sandbox_dir
+
+
+    @af.task
     def total(x: float, y: float) -> float:
         return x + y
 

@@ -567,3 +567,19 @@ def test_a_malformed_request_is_reported_as_such(h: Harness) -> None:
     assert broken.error is not None and broken.error.kind == "system"
     assert "could not read the attempt request" in broken.error.message  # not a lost worker
     assert h.output(run_one(ex, good), "add") == 3
+
+
+@pytest.mark.timeout(60)
+def test_the_workers_flytekit_sandboxes_are_removed_when_the_pool_closes(h: Harness) -> None:
+    """(adv27) Workers end with ``os._exit`` (a multiprocessing child's end, after
+    multiprocessing's own exit finalizers): no ``atexit`` hook runs there. Two workers each
+    make flytekit's per-process sandbox; after the pool's close none is left (on integ both
+    were left behind, one directory per worker)."""
+    ex = h.executor(max_workers=2)
+    for i in range(4):
+        ex.submit(h.request("flytekit_sandbox", node=f"s{i}", x=i))
+    dirs = {h.output(r, "flytekit_sandbox") for r in collect(ex, 4)}
+    assert dirs and all(os.path.isdir(d) for d in dirs)
+    assert all(os.path.basename(d).startswith("airfoil-flytekit-") for d in dirs)
+    ex.close()
+    assert sorted(d for d in dirs if os.path.exists(d)) == []

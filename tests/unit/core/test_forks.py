@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from airfoil.core.forks import keep_past_fork
+from airfoil.core.forks import forked_from, keep_past_fork
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +80,14 @@ def test_an_object_only_another_thread_holds_is_released_in_a_forked_child() -> 
 
 def test_a_kept_object_is_never_released_in_a_forked_child() -> None:
     assert _finalized_in_child(keep=True) == (False, True)
+
+
+def test_forked_from_is_true_in_a_forked_child_only() -> None:
+    """(adv27) The check a finalizer makes before releasing what its process made."""
+    parent = os.getpid()
+    assert not forked_from(parent)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os._exit(0 if forked_from(parent) and not forked_from(os.getpid()) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

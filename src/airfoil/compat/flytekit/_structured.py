@@ -22,7 +22,7 @@ read them back into a table).
 from __future__ import annotations
 
 import abc
-import atexit
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 from airfoil.core.errors import DefinitionError
+from airfoil.core.forks import forked_from
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types import BlobHandler, ConversionError, Converter, Handler, ValueContext
 from airfoil.types import TypeEngine as AirfoilTypeEngine
@@ -332,7 +333,13 @@ def _process_dir() -> str:
     with _lock:
         if _process_root is None:
             _process_root = tempfile.mkdtemp(prefix="airfoil-flytekit-")
-            atexit.register(_remove_process_dir, _process_root, os.getpid())
+            # multiprocessing's exit finalizers, not atexit: they run at this process's exit
+            # (multiprocessing registers them with atexit) and at a multiprocessing child's,
+            # which ends with os._exit and runs no atexit hook (a process executor's worker:
+            # one directory left behind per worker)
+            multiprocessing.util.Finalize(
+                None, _remove_process_dir, args=(_process_root, os.getpid()), exitpriority=0
+            )
         return _process_root
 
 
@@ -340,7 +347,7 @@ def _remove_process_dir(path: str, pid: int) -> None:
     """At exit: remove the directory of process ``pid``, if this is that process (a child
     forked from it inherits the exit hook, and may exit while the parent uses the
     directory)."""
-    if os.getpid() == pid:
+    if not forked_from(pid):
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -26,6 +26,8 @@ Invariants:
   connections of the parent's other threads too, which the fork itself frees in the child
   (their finalizers see another process's id), and for garbage ones (no collection runs
   between the fork's start and the child's hook).
+- Every SQLAlchemy engine made here is made by :func:`airfoil.store.sql._engines.new_engine`,
+  which keeps its pool off the parent's connections in a forked child.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
+from airfoil.core.forks import forked_from
 from airfoil.store.sql._pg_arrays import register as register_arrays
 from airfoil.store.sql._retry import is_transient
 
@@ -132,10 +135,12 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
+    from airfoil.store.sql._engines import new_engine
+
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, timeout_s, durability)
-        engine = sa.create_engine(
+        engine = new_engine(
             url,
             poolclass=NullPool,
             connect_args={"connect_timeout": max(1, round(timeout_s))},
@@ -258,13 +263,14 @@ def _wal(cur: Any, timeout_s: float) -> None:
 
 
 def _sqlite_engine(url: sa.URL, timeout_s: float, durability: str = "process") -> sa.Engine:
-    import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.pool import NullPool
 
+    from airfoil.store.sql._engines import new_engine
+
     path = os.path.abspath(os.path.expanduser(url.database or ""))
     private_sqlite_file(path)
-    engine = sa.create_engine(
+    engine = new_engine(
         url.set(database=path),
         poolclass=NullPool,
         paramstyle="named",
@@ -472,7 +478,7 @@ def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any, pid
     end) the parent's session on the socket both share, and wait on a lock the parent's
     thread may have held at the fork.
     """
-    if os.getpid() != pid:
+    if forked_from(pid):
         _point_at_devnull(dbapi)
         _ABANDONED.append((proxy, dbapi, 0.0))  # referenced: the pool's own finalizer waits
         return

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from airfoil.core.errors import StoreError, TransientStoreError
 from airfoil.store.sql._connect import private_sqlite_file
+from airfoil.store.sql._engines import new_engine
 from airfoil.store.sql._retry import is_transient
 
 __all__ = ["at_head", "guarded_connection", "masked_url", "store_engine"]
@@ -25,7 +26,7 @@ def masked_url(url: str | sa.URL) -> str:
 def store_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> sa.Engine:
     """An engine for a store at ``url``: on SQLite, its folder made and a 30 s busy wait; on
     PostgreSQL, a pool that pings (an unanswering database fails a ping -- ``/readyz`` -- in
-    seconds, not minutes: a 5 s connect timeout)."""
+    seconds, not minutes: a 5 s connect timeout). Safe across ``fork`` (:func:`new_engine`)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1].split("?", 1)[0]
@@ -35,7 +36,7 @@ def store_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> sa.
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         kwargs["connect_args"] = {"connect_timeout": 5}
-    return sa.create_engine(url, **kwargs)
+    return new_engine(url, **kwargs)
 
 
 def at_head(engine: sa.Engine) -> bool:
