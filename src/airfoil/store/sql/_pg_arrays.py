@@ -22,9 +22,8 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-
 from airfoil.core.errors import StoreError
+from airfoil.core.records import encode_json
 
 __all__ = ["Float8Array", "Int8Array", "TextArray", "register"]
 
@@ -32,8 +31,6 @@ _HEADER = struct.Struct("!iiiii")  # ndim, has-nulls flag, element oid, length, 
 _EMPTY = struct.Struct("!iii")  # ndim 0, no nulls, element oid
 _LEN = struct.Struct("!i")
 _FLOAT8 = struct.Struct("!id")
-
-_json = msgspec.json.Encoder()  # ``airfoil.core.records.encode_json``'s settings (none)
 
 TEXT_OID, INT8_OID, FLOAT8_OID = 25, 20, 701
 TEXT_ARRAY_OID, INT8_ARRAY_OID, FLOAT8_ARRAY_OID = 1009, 1016, 1022
@@ -56,13 +53,13 @@ class TextArray:
 
     @classmethod
     def of_json(cls, records: Sequence[Any]) -> TextArray:
-        """The records' JSON (msgspec's, as ``encode_json`` writes it), each element encoded
+        """The records' JSON (``encode_json``'s), each element encoded
         and framed in one pass: no list of the encoded records in between."""
         out = cls.__new__(cls)
         if not records:
             out.data = _EMPTY.pack(0, 0, TEXT_OID)
             return out
-        pack, encode = _LEN.pack, _json.encode
+        pack, encode = _LEN.pack, encode_json
         out.data = _HEADER.pack(1, 0, TEXT_OID, len(records), 1) + b"".join(
             [pack(len(b)) + b for b in map(encode, records)]
         )
