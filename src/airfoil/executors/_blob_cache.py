@@ -132,18 +132,18 @@ class NodeBlobCache:
         except (OSError, ValueError):
             return None
         held = _held(record)
-        good = held is not None and record.get("uri") == uri and st.st_size == record.get("size")
-        if good and held is not None:
+        if held is None or record.get("uri") != uri or st.st_size != record.get("size"):
+            good = False
+        elif check is not None:  # (remembered by the check itself, not here)
+            good = _passes(check, path)
+        else:
             algorithm, digest = held
-            if check is not None:  # (remembered by the check itself, not here)
-                good = _passes(check, path)
-            else:
-                key = (path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
-                found = self._verified.get(key)
-                if found is None:
-                    found = digest_file(path, algorithm)
-                    self._remember(key, found)
-                good = found == digest
+            key = (path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
+            found = self._verified.get(key)
+            if found is None:
+                found = digest_file(path, algorithm)
+                self._remember(key, found)
+            good = found == digest
         if not good:
             self._remove(path)
             return None
