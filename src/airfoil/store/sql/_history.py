@@ -138,7 +138,7 @@ class SqlTaskHistoryStore(TaskHistoryStore):
                     r.version,
                     r.started_at,
                     r.ended_at,
-                    bool(r.ok),
+                    1 if r.ok else 0,  # an exact int: sqlite3 binds it as is, a bool it adapts
                     projects[r.execution_id],
                 )
                 for r in runs
