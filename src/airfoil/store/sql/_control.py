@@ -15,7 +15,7 @@ from airfoil.core.errors import NotFoundError
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._control import ControlInbox, ControlMessage
-from airfoil.store.sql._sql_text import SqlText
+from airfoil.store.sql._sql_text import SqlText, mark
 
 __all__ = ["SqlControlInbox"]
 
@@ -32,8 +32,7 @@ _ORDER = " ORDER BY sent_at, kind, name"
 
 def _params(dialect: str, sql: str) -> str:
     names = {"e": "eid", "k": "kind", "n": "name", "t": "sent_at", "r": "record"}
-    style = "%({})s" if dialect == "postgresql" else ":{}"
-    return sql.format(**{k: style.format(v) for k, v in names.items()})
+    return sql.format(**{k: mark(dialect, v) for k, v in names.items()})
 
 
 class SqlControlInbox(ControlInbox):

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from airfoil.core.history import TaskRun
 from airfoil.store._history import RunKey, TaskCount, TaskHistoryStore, TaskVersionCount
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
+from airfoil.store.sql._sql_text import mark
 
 __all__ = ["SqlTaskHistoryStore"]
 
@@ -103,7 +104,7 @@ class SqlTaskHistoryStore(TaskHistoryStore):
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def _mark(self, name: str) -> str:
-        return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
+        return mark(self.dialect, name)
 
     def _sql(self, template: str, *names: str) -> str:
         return template.format(**{n: self._mark(n) for n in names})

@@ -27,7 +27,7 @@ from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
 from airfoil.store._observability import ObservabilityStore
 from airfoil.store.sql._history import SqlTaskHistoryStore
-from airfoil.store.sql._sql_text import SqlText
+from airfoil.store.sql._sql_text import SqlText, mark
 
 __all__ = ["SqlObservabilityStore"]
 
@@ -97,9 +97,11 @@ _NAMES = {
 }
 
 
-def _params(dialect: str, sql: str) -> str:
-    style = "%({})s" if dialect == "postgresql" else ":{}"
-    return sql.format(**{k: style.format(v) for k, v in _NAMES.items()})
+def _params(dialect: str, sql: str, **extra: str) -> str:
+    """``sql`` with its ``{key}`` fields (:data:`_NAMES`' and ``extra``'s, key to parameter
+    name) replaced by the placeholders of ``dialect``."""
+    names = {**_NAMES, **extra}
+    return sql.format(**{k: mark(dialect, v) for k, v in names.items()})
 
 
 class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
@@ -167,18 +169,17 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
         self, execution_ids: Sequence[str], names: Sequence[str] | None = None
     ) -> list[SeriesStat]:
         ids = sorted(set(execution_ids))
-        style = "%({})s" if self.dialect == "postgresql" else ":{}"
         out: list[SeriesStat] = []
         for start in range(0, len(ids), _STATS_BATCH):
             batch = ids[start : start + _STATS_BATCH]
             params: dict[str, Any] = {f"id{i}": eid for i, eid in enumerate(batch)}
-            sql = _STATS.format(ids=", ".join(style.format(f"id{i}") for i in range(len(batch))))
+            sql = _STATS.format(ids=", ".join(self._mark(f"id{i}") for i in range(len(batch))))
             if names is not None:
                 if not names:
                     return []
                 named = sorted(set(names))
                 params.update({f"nm{i}": n for i, n in enumerate(named)})
-                marks = ", ".join(style.format(f"nm{i}") for i in range(len(named)))
+                marks = ", ".join(self._mark(f"nm{i}") for i in range(len(named)))
                 sql += f" AND name IN ({marks})"
             for eid, node, attempt, name, kind, points, last, last_at, lo, hi in self._read(
                 sql + " ORDER BY execution_id, node_id, attempt, name",
@@ -256,14 +257,12 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
             return []
         sigs = [str(r[0]) for r in counted]
         marks = ", ".join(f"{{s{i}}}" for i in range(len(sigs)))
-        style = "%({})s" if self.dialect == "postgresql" else ":{}"
-        extra = {f"s{i}": style.format(f"sig{i}") for i in range(len(sigs))}
+        extra = {f"s{i}": f"sig{i}" for i in range(len(sigs))}
         for i, sig in enumerate(sigs):
             params[f"sig{i}"] = sig
 
         def render(template: str) -> str:
-            text = template.format(where=where, sigs=marks)
-            return text.format(**{k: style.format(v) for k, v in _NAMES.items()}, **extra)
+            return _params(self.dialect, template.format(where=where, sigs=marks), **extra)
 
         tasks: dict[str, set[str]] = {}
         for sig, task_name, version in self._read(

@@ -37,6 +37,7 @@ from airfoil.store.sql._connect import commit_synchronously
 from airfoil.store.sql._guard import guarded_connection, masked_url, store_engine
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
+from airfoil.store.sql._sql_text import mark
 
 if TYPE_CHECKING:
     from airfoil.store.sql._store import SqlMetaStore
@@ -298,15 +299,14 @@ _NEWEST_HEAD = (
 @functools.cache
 def _head_sql(dialect: str, newest: bool) -> str:
     """:data:`_NEWEST_HEAD` or :data:`_VERSION_HEAD` as a DBAPI statement of ``dialect``."""
-    mark = "%({})s" if dialect == "postgresql" else ":{}"
     columns = ", ".join(c.name for c in _HEAD_COLUMNS)
     sql = (
         f"SELECT {columns} FROM {entities.name} "
-        f"WHERE project = {mark.format('project')} AND name = {mark.format('name')}"
+        f"WHERE project = {mark(dialect, 'project')} AND name = {mark(dialect, 'name')}"
     )
     if newest:
         return sql + " ORDER BY registered_at DESC LIMIT 1"
-    return sql + f" AND version = {mark.format('version')} LIMIT 1"
+    return sql + f" AND version = {mark(dialect, 'version')} LIMIT 1"
 
 
 def _entity(row: Any, spec: str | None = None) -> EntityRow:

@@ -21,6 +21,7 @@ __all__ = [
     "Positional",
     "SqlText",
     "fenced_name",
+    "mark",
     "sql_for",
     "variant_name",
 ]
@@ -53,6 +54,14 @@ FENCED_KINDS = ("n", "a", "e", "c")
 def fenced_name(with_execution: bool, kinds: str) -> str:
     """The dict key of the fenced batch statement writing ``kinds`` (in FENCED_KINDS order)."""
     return f"write_fenced{'_execution' if with_execution else ''}:{kinds}"
+
+
+def mark(dialect: str, name: str) -> str:
+    """The placeholder of the named parameter ``name`` in a statement run on a DBAPI cursor
+    of ``dialect``: psycopg's ``%(name)s`` on PostgreSQL, sqlite3's ``:name`` on SQLite (the
+    statements built at a call, not in the compiled set; SQLAlchemy is not loaded on SQLite).
+    """
+    return f"%({name})s" if dialect == "postgresql" else f":{name}"
 
 
 def variant_name(statement: str, filters: tuple[str, ...]) -> str:
