@@ -317,17 +317,8 @@ def _serve(conn: Connection, blob_url: str, runtime: AttemptRuntime, durability:
                 result = runtime.run_attempt(
                     request, blobs, child_calls=PipeChildCalls(conn, encoder, frames, outcomes)
                 )
-        except SystemExit as exc:
-            result = _escaped(
-                request,
-                ErrorKind.USER,
-                exc,
-                started,
-                worker,
-                f"the task called sys.exit({exc.code!r})",
-            )
-        except BaseException as exc:  # a runtime bug or KeyboardInterrupt: report, never die
-            result = _escaped(request, ErrorKind.SYSTEM, exc, started, worker, str(exc))
+        except BaseException as exc:  # sys.exit, a runtime bug, KeyboardInterrupt: never die
+            result = _escaped(request, exc, started, worker)
         _restore_cwd(home)
         try:
             conn.send_bytes(encoder.encode(WorkerMessage(result=result)))
@@ -466,13 +457,15 @@ def _unreadable(data: bytes, exc: Exception, started: float, worker: str) -> Att
 
 
 def _escaped(
-    request: AttemptRequest,
-    kind: ErrorKind,
-    exc: BaseException,
-    started: float,
-    worker: str,
-    message: str,
+    request: AttemptRequest, exc: BaseException, started: float, worker: str
 ) -> AttemptResult:
+    """The result of an attempt that ``exc`` escaped the runtime from: the task's
+    ``sys.exit`` is the user's error, anything else (a runtime bug, an interrupt) a system
+    error, with its traceback."""
+    if isinstance(exc, SystemExit):
+        kind, message = ErrorKind.USER, f"the task called sys.exit({exc.code!r})"
+    else:
+        kind, message = ErrorKind.SYSTEM, str(exc)
     etype = type(exc)
     name = (
         etype.__qualname__

@@ -39,7 +39,6 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import AirfoilError, WorkerLostError
-from airfoil.core.phases import ErrorKind
 from airfoil.executors._blob_cache import BlobCacheConfig, CachingBlobStore, NodeBlobCache
 from airfoil.executors._process_worker import (
     _address_space_limit,
@@ -167,17 +166,8 @@ class AttemptWorker:
             )
             with _address_space_limit(request.task.limits.mem):
                 result = self._runtime.run_attempt(request, blobs, child_calls=calls)
-        except SystemExit as exc:
-            result = _escaped(
-                request,
-                ErrorKind.USER,
-                exc,
-                started,
-                self._name,
-                f"the task called sys.exit({exc.code!r})",
-            )
-        except BaseException as exc:  # a runtime bug: report it, never die
-            result = _escaped(request, ErrorKind.SYSTEM, exc, started, self._name, str(exc))
+        except BaseException as exc:  # sys.exit or a runtime bug: report it, never die
+            result = _escaped(request, exc, started, self._name)
         _restore_cwd(self._home)
         report = blobs.take_report() if isinstance(blobs, CachingBlobStore) else None
         return self._encoder.encode(result), (
