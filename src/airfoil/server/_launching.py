@@ -62,16 +62,22 @@ def upload_references(d: Deps, project: str, may_read: MayRead = own_only) -> Re
     return resolve
 
 
+def check_launch(domain: str, run_name: str | None) -> None:
+    """Refuse a launch's domain or run name (its ``name``, when given) before anything is
+    read: :class:`InvalidInputError` naming the problem."""
+    check_domain(domain)
+    if run_name is not None:
+        try:
+            validate_execution_id(run_name, "run name")
+        except ConfigError as exc:
+            raise InvalidInputError(f'the launch\'s "name": {exc}') from None
+
+
 def launch(
     d: Deps, project: str, domain: str, req: LaunchRequest, may_read: MayRead = own_only
 ) -> ExecutionSummary:
     """Launch a registered version (the newest if none is named) with JSON inputs."""
-    check_domain(domain)
-    if req.name is not None:
-        try:
-            validate_execution_id(req.name, "run name")
-        except ConfigError as exc:
-            raise InvalidInputError(f'the launch\'s "name": {exc}') from None
+    check_launch(domain, req.name)
     row, spec = d.launch_specs.get(project, req.entity, req.version)
     values = convert_json_inputs(d, spec, req.inputs, project, may_read)
     labels = dict(req.labels)

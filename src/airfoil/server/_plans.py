@@ -24,7 +24,7 @@ from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, own_only
-from airfoil.server._launching import json_binder, upload_references
+from airfoil.server._launching import check_launch, json_binder, upload_references
 from airfoil.server._registration import check_registered_spec
 from airfoil.server._registry import LaunchPlanRow
 from airfoil.server._tenancy import MayRead
@@ -134,15 +134,9 @@ def launch(
     may_read: MayRead = own_only,
 ) -> ExecutionSummary:
     """Launch a registered plan: the request's JSON inputs merged with the plan's."""
-    from airfoil.core.ids import validate_execution_id
     from airfoil.engine.launch_plans import launch_values, plan_labels
 
-    check_domain(domain)
-    if req.name is not None:
-        try:
-            validate_execution_id(req.name, "run name")
-        except ConfigError as exc:
-            raise InvalidInputError(f'the launch\'s "name": {exc}') from None
+    check_launch(domain, req.name)
     row = d.registry.get_launch_plan(project, name, req.version)
     spec = _spec(row)
     iface = spec.workflow.interface

@@ -122,3 +122,6 @@ def test_a_launch_plan_takes_uploaded_inputs_as_a_plain_launch_does(
     assert client.outputs(launched.id, module.counted) == 4
     with pytest.raises(InvalidInputError, match=r"input 'df' expects DataFrame.*which is not JSON"):
         client.launch_plan(plan, {"df": [1, 2]})
+    # The run name is refused as a plain launch refuses it (server._launching.check_launch).
+    with pytest.raises(InvalidInputError, match=r"the launch's \"name\": invalid run name"):
+        client.launch_plan(plan, {"df": pd.DataFrame({"a": [1]})}, name="Bad Id!")
