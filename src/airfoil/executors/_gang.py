@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from typing import Protocol
 
@@ -47,6 +48,7 @@ __all__ = [
     "ProcessGang",
     "RankEntry",
     "RankOutcome",
+    "call_rank",
     "free_port",
     "gang_launcher",
     "port_taken",
@@ -117,6 +119,21 @@ class RankOutcome(msgspec.Struct, frozen=True):
     traceback: str = ""
     log: str = ""
     node: str = ""
+
+
+def call_rank(entry: RankEntry, payload: bytes, rank: int) -> RankOutcome:
+    """How ``entry(payload)`` ended as rank ``rank``: what it returned, or what it raised
+    (the rank's boundary: every failure is reported, ``SystemExit`` included)."""
+    try:
+        return RankOutcome(rank=rank, ok=True, result=entry(payload))
+    except BaseException as exc:
+        etype = type(exc)
+        return RankOutcome(
+            rank=rank,
+            error_type=f"{etype.__module__}.{etype.__qualname__}",
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+        )
 
 
 class GangOutcome(msgspec.Struct, frozen=True):

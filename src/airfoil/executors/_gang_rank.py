@@ -15,11 +15,10 @@ import signal
 import sys
 import threading
 import time
-import traceback
 
 import msgspec
 
-from airfoil.executors._gang import RankOutcome
+from airfoil.executors._gang import call_rank
 
 
 def _orphan_watch(parent: int) -> None:
@@ -38,26 +37,14 @@ def run_rank(job_path: str, out_path: str) -> int:
     threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True).start()
     with open(job_path, "rb") as f:
         entry, payload = pickle.load(f)
-    try:
-        result = entry(payload)
-        outcome = RankOutcome(rank=rank, ok=True, result=result)
-        code = 0
-    except BaseException as exc:  # the rank's boundary: every failure is reported
-        etype = type(exc)
-        outcome = RankOutcome(
-            rank=rank,
-            error_type=f"{etype.__module__}.{etype.__qualname__}",
-            message=str(exc),
-            traceback="".join(traceback.format_exception(exc)),
-        )
-        code = 1
+    outcome = call_rank(entry, payload, rank)
     tmp = out_path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(msgspec.msgpack.encode(outcome))
     os.replace(tmp, out_path)
     sys.stdout.flush()
     sys.stderr.flush()
-    return code
+    return 0 if outcome.ok else 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import socket
 import tempfile
 import time
-import traceback
 from typing import Any
 
 import msgspec
@@ -34,6 +33,7 @@ from airfoil.executors._gang import (
     GangStartError,
     RankEntry,
     RankOutcome,
+    call_rank,
     free_port,
     rank_env,
 )
@@ -66,16 +66,7 @@ class RankActor:
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
             try:
-                result = entry(payload)
-                outcome = RankOutcome(rank=rank, ok=True, result=result)
-            except BaseException as exc:  # the rank's boundary: every failure is reported
-                etype = type(exc)
-                outcome = RankOutcome(
-                    rank=rank,
-                    error_type=f"{etype.__module__}.{etype.__qualname__}",
-                    message=str(exc),
-                    traceback="".join(traceback.format_exception(exc)),
-                )
+                outcome = call_rank(entry, payload, rank)
             finally:
                 with contextlib.suppress(Exception):
                     import sys
