@@ -6,31 +6,20 @@ methods): one row per cache key in ``cache``, the entry as msgspec JSON; a reser
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import CacheEntry
 from airfoil.store.base import check_page
-from airfoil.store.sql._sql_text import SqlText
+from airfoil.store.sql._host import SqlHost
 
 __all__ = ["SqlCacheStore"]
 
-_T = TypeVar("_T")
 _CACHE = LazyDecoder(CacheEntry)
 
 
-class SqlCacheStore:
+class SqlCacheStore(SqlHost):
     """The cache of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    _s: SqlText
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def get_cache(self, key: str) -> CacheEntry | None:
         rows = self._read(self._s.get_cache, {"key": key}, "reading the cache")

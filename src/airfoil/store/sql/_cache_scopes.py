@@ -9,8 +9,7 @@ declared again always starts empty. The access check is one indexed read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from airfoil.core.errors import NotFoundError
 from airfoil.store._cache_scopes import (
@@ -20,24 +19,13 @@ from airfoil.store._cache_scopes import (
     check_scope_name,
     stronger,
 )
-from airfoil.store.sql._sql_text import SqlText
+from airfoil.store.sql._host import SqlHost
 
 __all__ = ["SqlCacheScopeStore"]
 
-_T = TypeVar("_T")
 
-
-class SqlCacheScopeStore(CacheScopeStore):
+class SqlCacheScopeStore(SqlHost, CacheScopeStore):
     """Cache scope tables of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    _s: SqlText
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def create_cache_scope(self, name: str, now: float, description: str = "") -> bool:
         check_scope_name(name)

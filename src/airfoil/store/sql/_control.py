@@ -8,18 +8,17 @@ paramstyle (they are not in the precompiled set: they run rarely).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from airfoil.core.errors import NotFoundError
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._control import ControlInbox, ControlMessage
-from airfoil.store.sql._sql_text import SqlText, mark
+from airfoil.store.sql._host import SqlHost
+from airfoil.store.sql._sql_text import mark
 
 __all__ = ["SqlControlInbox"]
 
-_T = TypeVar("_T")
 _MESSAGE = LazyDecoder(ControlMessage)
 
 _INSERT = (
@@ -35,18 +34,8 @@ def _params(dialect: str, sql: str) -> str:
     return sql.format(**{k: mark(dialect, v) for k, v in names.items()})
 
 
-class SqlControlInbox(ControlInbox):
+class SqlControlInbox(SqlHost, ControlInbox):
     """The control inbox of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    _s: SqlText
-    dialect: str
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def send_control(self, message: ControlMessage) -> bool:
         insert = _params(self.dialect, _INSERT)

@@ -15,17 +15,16 @@ latest runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from airfoil.core.history import TaskRun
 from airfoil.store._history import RunKey, TaskCount, TaskHistoryStore, TaskVersionCount
+from airfoil.store.sql._host import SqlHost
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
-from airfoil.store.sql._sql_text import mark
 
 __all__ = ["SqlTaskHistoryStore"]
 
-_T = TypeVar("_T")
 
 _COLUMNS = "execution_id, node_id, attempt, task, version, started_at, ended_at, ok, project"
 #: SQLite: one row per run (``executemany``).
@@ -83,28 +82,8 @@ def _row(r: Sequence[Any]) -> TaskRun:
     )
 
 
-class SqlTaskHistoryStore(TaskHistoryStore):
+class SqlTaskHistoryStore(SqlHost, TaskHistoryStore):
     """The task runs of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    dialect: str
-    _one_statement: str | None
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(
-        self,
-        action: str,
-        body: Callable[[Any], _T],
-        *,
-        idempotent: bool = False,
-        begin: str | None = None,
-    ) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _mark(self, name: str) -> str:
-        return mark(self.dialect, name)
 
     def _sql(self, template: str, *names: str) -> str:
         return template.format(**{n: self._mark(n) for n in names})

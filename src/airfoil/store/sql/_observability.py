@@ -27,7 +27,7 @@ from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
 from airfoil.store._observability import ObservabilityStore
 from airfoil.store.sql._history import SqlTaskHistoryStore
-from airfoil.store.sql._sql_text import SqlText, mark
+from airfoil.store.sql._sql_text import mark
 
 __all__ = ["SqlObservabilityStore"]
 
@@ -106,9 +106,6 @@ def _params(dialect: str, sql: str, **extra: str) -> str:
 
 class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
     """The metric series, failures and task runs of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore (dialect, _read and _transaction: as SqlTaskHistoryStore's).
-    _s: SqlText
 
     def put_metric_series(self, series: Sequence[MetricSeries]) -> None:
         if not series:

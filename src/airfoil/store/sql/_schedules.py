@@ -13,8 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from airfoil.core.errors import ConfigError
 from airfoil.core.launch_plans import LaunchPlanSpec
@@ -26,25 +25,16 @@ from airfoil.store._schedules import (
     schedule_not_found,
     select_schedules,
 )
-from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS, SqlText
+from airfoil.store.sql._host import SqlHost
+from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS
 
 __all__ = ["SqlScheduleStore"]
 
-_T = TypeVar("_T")
 _SPEC = LazyDecoder(LaunchPlanSpec)
 
 
-class SqlScheduleStore(ScheduleStore):
+class SqlScheduleStore(SqlHost, ScheduleStore):
     """Schedules in the ``schedules`` table of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    _s: SqlText
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def put_schedule(self, record: ScheduleRecord) -> None:
         row = _row(record)

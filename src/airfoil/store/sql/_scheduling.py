@@ -7,33 +7,22 @@ upsert, so a reader never sees half of one); task run times are plain columns, i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from airfoil.core.errors import ConfigError
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._scheduling import ProjectQuota, QueueSnapshot, SchedulingStore
-from airfoil.store.sql._sql_text import SqlText
+from airfoil.store.sql._host import SqlHost
 
 __all__ = ["SqlSchedulingStore"]
 
-_T = TypeVar("_T")
 _QUOTA = LazyDecoder(ProjectQuota)
 _SNAPSHOT = LazyDecoder(QueueSnapshot)
 
 
-class SqlSchedulingStore(SchedulingStore):
+class SqlSchedulingStore(SqlHost, SchedulingStore):
     """Scheduling tables of the host :class:`SqlMetaStore`."""
-
-    # Provided by SqlMetaStore.
-    _s: SqlText
-
-    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
-
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def _run(self, action: str, sql: str, params: dict[str, Any]) -> int:
         def body(cur: Any) -> int:
