@@ -256,30 +256,12 @@ class ArtifactStoreConformance:
         self, artifact_store: ArtifactStore
     ) -> None:
         assert not artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)  # none yet
-        artifact_store.put_deployment(
-            Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=1,
-                created_at=1.0,
-                updated_at=1.0,
-            )
-        )
+        artifact_store.put_deployment(_digits(updated_at=1.0))
         assert artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
         assert not artifact_store.claim_deployment("p", "digits", "b", 5.0, 10.0)
         assert artifact_store.claim_deployment("p", "digits", "a", 5.0, 10.0)  # renewed
         # a record written by the holder keeps its lease
-        artifact_store.put_deployment(
-            Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=2,
-                created_at=1.0,
-                updated_at=6.0,
-            )
-        )
+        artifact_store.put_deployment(_digits(updated_at=6.0, replicas=2))
         assert not artifact_store.claim_deployment("p", "digits", "b", 14.0, 10.0)
         assert artifact_store.claim_deployment("p", "digits", "b", 15.5, 10.0)  # expired
         assert not artifact_store.claim_deployment("p", "digits", "a", 16.0, 10.0)
@@ -288,16 +270,7 @@ class ArtifactStoreConformance:
 
     def test_a_write_fenced_by_a_lost_lease_is_refused(self, artifact_store: ArtifactStore) -> None:
         def record(step: int, owner: str) -> Deployment:
-            return Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=1,
-                created_at=1.0,
-                updated_at=float(step),
-                owner=owner,
-                message=f"step {step}",
-            )
+            return _digits(float(step), owner=owner, message=f"step {step}")
 
         with pytest.raises(DeploymentLeaseLost, match="p/digits"):  # none: never inserted
             artifact_store.put_deployment(record(1, "a"), lease=DeploymentLease("a", 1))
@@ -405,16 +378,7 @@ class ArtifactStoreConformance:
         assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=4.0)
 
     def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
-        artifact_store.put_deployment(
-            Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=1,
-                created_at=1.0,
-                updated_at=1.0,
-            )
-        )
+        artifact_store.put_deployment(_digits(updated_at=1.0))
         won: list[str] = []
 
         def claim(owner: str) -> None:
