@@ -57,6 +57,7 @@ from airfoil.executors.base import (
     ChildCall,
     ChildOutcome,
     RuntimeFactory,
+    failed_result,
 )
 
 __all__ = ["PipeChildCalls", "RequestDecoder", "WorkerMessage", "worker_main"]
@@ -472,17 +473,6 @@ def _escaped(
         if etype.__module__ == "builtins"
         else (f"{etype.__module__}.{etype.__qualname__}")
     )
-    return AttemptResult(
-        execution_id=request.execution_id,
-        node_id=request.node_id,
-        attempt=request.attempt,
-        started_at=started,
-        ended_at=time.time(),
-        error=ErrorInfo(
-            kind=kind,
-            type=name,
-            message=message,
-            traceback="".join(traceback.format_exception(exc)),
-        ),
-        worker=worker,
-    )
+    traced = "".join(traceback.format_exception(exc))
+    error = ErrorInfo(kind=kind, type=name, message=message, traceback=traced)
+    return failed_result(request, error, started=started, worker=worker)

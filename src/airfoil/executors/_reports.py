@@ -8,7 +8,7 @@ from typing import Any
 
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
-from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.base import AttemptRequest, AttemptResult, failed_result
 
 __all__ = ["UnreportedAttempts", "first_line", "unschedulable"]
 
@@ -43,16 +43,7 @@ class UnreportedAttempts:
                 )
             except Exception:  # logs are best effort
                 log_uri = ""
-        return AttemptResult(
-            execution_id=request.execution_id,
-            node_id=request.node_id,
-            attempt=request.attempt,
-            started_at=started,
-            ended_at=time.time(),
-            error=error,
-            log_uri=log_uri,
-            worker=worker,
-        )
+        return failed_result(request, error, started=started, worker=worker, log_uri=log_uri)
 
 
 def unschedulable(request: AttemptRequest, reason: str) -> AttemptResult:

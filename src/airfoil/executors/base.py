@@ -47,6 +47,7 @@ __all__ = [
     "attempt_log_key",
     "attempt_log_text",
     "detect_gpus",
+    "failed_result",
     "live_log_key",
     "rank_log_key",
     "read_attempt_log",
@@ -177,6 +178,23 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     #: monotonic clock; 0: handed over at once. The engine records the attempt's start that
     #: much after its admission (not at it), so a queued attempt's duration is its run.
     queued_s: float = 0.0
+
+
+def failed_result(
+    request: AttemptRequest, error: ErrorInfo, *, started: float, worker: str, log_uri: str = ""
+) -> AttemptResult:
+    """The result of ``request``'s attempt, started at ``started``, ending now with ``error``
+    (where the attempt's own run could not report one: it failed before it, or escaped it)."""
+    return AttemptResult(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        started_at=started,
+        ended_at=time.time(),
+        error=error,
+        log_uri=log_uri,
+        worker=worker,
+    )
 
 
 class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -57,6 +57,7 @@ from airfoil.executors.base import (
     AttemptResult,
     AttemptRuntime,
     ChildTransport,
+    failed_result,
     live_log_key,
 )
 from airfoil.runtime._capture import capture_fds, capture_streams, hold_fds
@@ -469,14 +470,11 @@ class WorkerRuntime:
                     self.preload(request.task, request.code_root)  # the code root on sys.path
                     load_converters(self._converters)
             except AirfoilError as exc:
-                return AttemptResult(
-                    execution_id=request.execution_id,
-                    node_id=request.node_id,
-                    attempt=request.attempt,
-                    started_at=started,
-                    ended_at=time.time(),
-                    error=_clipped(_error(ErrorKind.SYSTEM, exc)),
-                    worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
+                return failed_result(
+                    request,
+                    _clipped(_error(ErrorKind.SYSTEM, exc)),
+                    started=started,
+                    worker=_worker_name(in_process),
                 )
             self._converters = ()
         return run_attempt(
