@@ -57,7 +57,7 @@ from airfoil.executors.base import (
     ChildCall,
     ChildOutcome,
     RuntimeFactory,
-    failed_result,
+    ended_result,
 )
 
 __all__ = ["PipeChildCalls", "RequestDecoder", "WorkerMessage", "worker_main"]
@@ -475,4 +475,4 @@ def _escaped(
     )
     traced = "".join(traceback.format_exception(exc))
     error = ErrorInfo(kind=kind, type=name, message=message, traceback=traced)
-    return failed_result(request, error, started=started, worker=worker)
+    return ended_result(request, started=started, worker=worker, error=error)

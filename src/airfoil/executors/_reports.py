@@ -8,7 +8,7 @@ from typing import Any
 
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
-from airfoil.executors.base import AttemptRequest, AttemptResult, failed_result
+from airfoil.executors.base import AttemptRequest, AttemptResult, ended_result
 
 __all__ = ["UnreportedAttempts", "first_line", "unschedulable"]
 
@@ -43,7 +43,7 @@ class UnreportedAttempts:
                 )
             except Exception:  # logs are best effort
                 log_uri = ""
-        return failed_result(request, error, started=started, worker=worker, log_uri=log_uri)
+        return ended_result(request, started=started, worker=worker, error=error, log_uri=log_uri)
 
 
 def unschedulable(request: AttemptRequest, reason: str) -> AttemptResult:

@@ -47,7 +47,7 @@ __all__ = [
     "attempt_log_key",
     "attempt_log_text",
     "detect_gpus",
-    "failed_result",
+    "ended_result",
     "live_log_key",
     "rank_log_key",
     "read_attempt_log",
@@ -180,20 +180,31 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     queued_s: float = 0.0
 
 
-def failed_result(
-    request: AttemptRequest, error: ErrorInfo, *, started: float, worker: str, log_uri: str = ""
+def ended_result(
+    request: AttemptRequest,
+    *,
+    started: float,
+    worker: str,
+    outputs: dict[str, Value] | None = None,
+    error: ErrorInfo | None = None,
+    log_uri: str = "",
+    metric_chunks: int = 0,
+    ran_version: str = "",
 ) -> AttemptResult:
-    """The result of ``request``'s attempt, started at ``started``, ending now with ``error``
-    (where the attempt's own run could not report one: it failed before it, or escaped it)."""
+    """The result of ``request``'s attempt, started at ``started`` and ending now, as its
+    runtime reports it or, where that could not, its worker or executor (``error``)."""
     return AttemptResult(
         execution_id=request.execution_id,
         node_id=request.node_id,
         attempt=request.attempt,
         started_at=started,
         ended_at=time.time(),
+        outputs=outputs,
         error=error,
         log_uri=log_uri,
         worker=worker,
+        metric_chunks=metric_chunks,
+        ran_version=ran_version,
     )
 
 

@@ -57,7 +57,7 @@ from airfoil.executors.base import (
     AttemptResult,
     AttemptRuntime,
     ChildTransport,
-    failed_result,
+    ended_result,
     live_log_key,
 )
 from airfoil.runtime._capture import capture_fds, capture_streams, hold_fds
@@ -470,11 +470,11 @@ class WorkerRuntime:
                     self.preload(request.task, request.code_root)  # the code root on sys.path
                     load_converters(self._converters)
             except AirfoilError as exc:
-                return failed_result(
+                return ended_result(
                     request,
-                    _clipped(_error(ErrorKind.SYSTEM, exc)),
                     started=started,
                     worker=_worker_name(in_process),
+                    error=_clipped(_error(ErrorKind.SYSTEM, exc)),
                 )
             self._converters = ()
         return run_attempt(
@@ -662,16 +662,13 @@ def run_attempt(
             log_uri = ""
     if isinstance(log, _LiveLog):
         log.drop_copy()
-    return AttemptResult(
-        execution_id=request.execution_id,
-        node_id=request.node_id,
-        attempt=request.attempt,
-        started_at=started,
-        ended_at=time.time(),
+    return ended_result(
+        request,
+        started=started,
+        worker=_worker_name(in_process),
         outputs=outputs,
         error=error,
         log_uri=log_uri,
-        worker=_worker_name(in_process),
         metric_chunks=metric_chunks,
         ran_version=ran_version,
     )
