@@ -637,7 +637,8 @@ def run_attempt(
             if ctx_obj._metrics is not None:  # flush what the task logged
                 metric_chunks = ctx_obj._metrics.close()
             if ctx_obj._report:  # only a task that reported writes anything
-                _write_report(blobs, request, ctx_obj._report.render(), stamped)
+                page = ctx_obj._report.render()  # read by the project's viewers: redacted
+                _write_report(blobs, request, scrub(page, known) if known else page, stamped)
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
