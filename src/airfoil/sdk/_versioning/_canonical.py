@@ -225,4 +225,5 @@ def _dtype(dtype: Any, pandas: Any) -> str:
     import hashlib
 
     rows = pandas.util.hash_pandas_object(categories, index=False).to_numpy().tobytes()
-    return f"category(ordered={dtype.ordered},{categories.dtype},{hashlib.sha256(rows).hexdigest()})"
+    digest = hashlib.sha256(rows).hexdigest()
+    return f"category(ordered={dtype.ordered},{categories.dtype},{digest})"
