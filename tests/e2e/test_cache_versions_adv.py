@@ -7,16 +7,12 @@ design; they are here so that a change of that promise is a decision, not an acc
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
-from test_cache_versions import HIT, MISS, _flow, _write
+from test_cache_versions import HIT, MISS, _flow, _run_t, _write
 
 pytestmark = pytest.mark.e2e
 
@@ -431,43 +427,23 @@ def _rows() -> list[Row]:
     return rows
 
 
-def _run(project: Path, home: Path) -> dict[str, Any]:
-    site = project.parent / "site" / "site-packages"
-    env = dict(
-        os.environ,
-        AIRFOIL_HOME=str(home),
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(site)])),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", "wf"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["phase"] == "succeeded", out
-    (node,) = [n for n in out["nodes"] if n["id"] == "n0"]
-    return {"cache": node["cache"], "reason": node["cache_reason"], "out": out["outputs"]}
-
-
 def test_table_has_at_least_20_rows() -> None:
     assert len(ROWS) >= 20
     assert len({r[0] for r in ROWS}) == len(ROWS)
 
 
 @pytest.mark.parametrize("row", _rows(), ids=[r[0] for r in ROWS])
-def test_edit(row: Row, tmp_path: Path) -> None:
+def test_edit(row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _name, before, edits, expected = row
     project, home = tmp_path / "proj", tmp_path / "home"
+    site = tmp_path / "site" / "site-packages"  # an installed library's place
+    paths = [os.environ.get("PYTHONPATH", ""), str(site)]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     _write(project, before)
-    first = _run(project, home)
+    first = _run_t(project, home)
     assert first["cache"] == "put", first
     _write(project, edits)
-    second = _run(project, home)
+    second = _run_t(project, home)
     got = "hit" if second["cache"] == "hit" else "miss"
     assert got == expected, (second, first)
     if expected == MISS:

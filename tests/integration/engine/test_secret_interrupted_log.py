@@ -20,20 +20,19 @@ pytestmark = pytest.mark.integration
 
 FLOW = textwrap.dedent(
     """
-    import sys
+    import pathlib
     import time
     import airfoil as af
 
     @af.task(secret_requests=["token"])
-    def slow(marker: str) -> int:
+    def waits(started: str) -> int:
         print("using", af.current_context().secrets["token"], flush=True)
-        open(marker, "w").close()
-        time.sleep(120)
-        return 1
+        pathlib.Path(started).touch()
+        return time.sleep(300) or 0
 
     @af.workflow
-    def wf(marker: str) -> int:
-        return slow(marker=marker)
+    def hold(started: str) -> int:
+        return waits(started=started)
     """
 )
 
@@ -44,7 +43,7 @@ def test_a_log_kept_at_ctrl_c_holds_no_secret(tmp_path: Path) -> None:
     home, marker = tmp_path / "home", tmp_path / "started"
     env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wf", "--marker", str(marker)],
+        [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "hold", "--started", str(marker)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
