@@ -352,6 +352,15 @@ ROWS: list[Row] = [
         "2",
         MISS,
     ),
+    _row(
+        "a .json file read into a module constant at import (the value is hashed)",
+        ("from m import CFG\n", "return str(x + CFG['k'])"),
+        "import json, pathlib\n\nHERE = pathlib.Path(__file__).parent\n"
+        "CFG = json.loads((HERE / 'c.json').read_text())\n",
+        "",
+        "",
+        MISS,
+    ),
     # documented limits: data files and installed libraries are not hashed (stale hits)
     _row(
         "a constant in a .json file the task reads (documented: not covered)",
@@ -396,6 +405,10 @@ _EXTRA: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"pkg/consts.py": "K = 2\n"},
     ),
     "a constant in a .json file the task reads (documented: not covered)": (
+        {"c.json": '{"k": 1}'},
+        {"c.json": '{"k": 2}'},
+    ),
+    "a .json file read into a module constant at import (the value is hashed)": (
         {"c.json": '{"k": 1}'},
         {"c.json": '{"k": 2}'},
     ),
