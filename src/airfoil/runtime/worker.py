@@ -619,7 +619,7 @@ def run_attempt(
                 _error(ErrorKind.USER, exc), message=_OWN_INTERRUPT + said
             )
         elif in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
-            _keep_interrupted_log(log, blobs, request.log_key)  # ...keeping its log so far
+            _keep_interrupted_log(log, blobs, request.log_key, known)  # ...its log so far
             raise
         else:
             error = _error(ErrorKind.SYSTEM, PlatformError("the attempt was interrupted"))
@@ -635,7 +635,8 @@ def run_attempt(
             if ctx_obj._metrics is not None:  # flush what the task logged
                 metric_chunks = ctx_obj._metrics.close()
             if ctx_obj._report:  # only a task that reported writes anything
-                _write_report(blobs, request, ctx_obj._report.render(), stamped)
+                page = ctx_obj._report.render()  # read by the project's viewers: redacted
+                _write_report(blobs, request, scrub(page, known) if known else page, stamped)
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
@@ -751,10 +752,14 @@ def _write_report(blobs: BlobStore, request: AttemptRequest, page: str, log: Any
         log.write(f"airfoil: the report could not be stored: {exc}\n")
 
 
-def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:
+def _keep_interrupted_log(
+    log: Any, blobs: BlobStore, log_key: str, secrets: tuple[str, ...]
+) -> None:
     """Write an interrupted attempt's log so far where a finished attempt's log goes (best
     effort: the interrupt must still stop the run)."""
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    if secrets:  # as a finished attempt's log: no value the task printed
+        text = scrub(text, secrets)
     if not log_key:
         return
     try:

@@ -160,10 +160,14 @@ class Secrets:
 
 
 def _forms(value: str) -> set[str]:
-    """A secret value and the escaped forms it takes in reprs and JSON."""
+    """A secret value and the escaped forms it takes in reprs, JSON and HTML (a report's
+    markdown, tables and attributes)."""
+    import html
     import json
 
     forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+    forms |= {html.escape(value), html.escape(value, quote=False)}
+    forms.add(html.escape(value, quote=False).replace('"', "&quot;"))  # markdown's own
     return {f for f in forms if f}
 
 
@@ -277,7 +281,10 @@ class ExecutionContext:
         if self._report is None:
             from airfoil.sdk._report import Report
 
-            self._report = Report(self.task)
+            values = tuple(v for v in self.secrets._values.values() if v)
+            # redacted as each part comes in: markdown escapes part of a value (``&`` but
+            # not an inline tag), a form the page's own scrub at the attempt's end cannot see
+            self._report = Report(self.task, redact=lambda text: scrub(text, values))
         return self._report
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.errors import InvalidInputError
@@ -60,9 +61,11 @@ class Report:
         title: the page's title (default: the task's name).
     """
 
-    def __init__(self, title: str = "") -> None:
+    def __init__(self, title: str = "", *, redact: Callable[[str], str] | None = None) -> None:
         self.title = title
         self.parts: list[str] = []
+        #: applied to the text of every part before it is rendered (a task's secrets)
+        self._redact: Callable[[str], str] = redact or (lambda text: text)
 
     def __bool__(self) -> bool:
         return bool(self.parts)
@@ -71,21 +74,21 @@ class Report:
         """Add ``text`` rendered as markdown (CommonMark with tables)."""
         if not isinstance(text, str):
             raise InvalidInputError(f"report.markdown takes a str, not {type(text).__name__}")
-        self.parts.append(_markdown(text))
+        self.parts.append(_markdown(self._redact(text)))
         return self
 
     def html(self, raw: str) -> Report:
         """Add raw HTML (shown in a sandboxed frame in the console)."""
         if not isinstance(raw, str):
             raise InvalidInputError(f"report.html takes a str, not {type(raw).__name__}")
-        self.parts.append(raw)
+        self.parts.append(self._redact(raw))
         return self
 
     def table(self, data: object, *, title: str = "", max_rows: int = 1000) -> Report:
         """Add a table: its first ``max_rows`` rows, with the total count if cut."""
         frame = _frame(data)
-        out = [f"<h3>{html.escape(title)}</h3>"] if title else []
-        out.append(str(frame.head(max_rows).to_html(border=0)))
+        out = [f"<h3>{html.escape(self._redact(title))}</h3>"] if title else []
+        out.append(self._redact(str(frame.head(max_rows).to_html(border=0))))
         if len(frame) > max_rows:
             out.append(f'<p class="af-note">first {max_rows} of {len(frame)} rows</p>')
         self.parts.append("".join(out))
@@ -93,6 +96,7 @@ class Report:
 
     def figure(self, fig: object, *, title: str = "") -> Report:
         """Add a matplotlib figure (as a PNG) or a plotly figure (as its HTML)."""
+        title = self._redact(title)
         head = f"<h3>{html.escape(title)}</h3>" if title else ""
         if callable(getattr(fig, "savefig", None)):  # matplotlib Figure
             buf = io.BytesIO()

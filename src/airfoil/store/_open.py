@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from airfoil.core.errors import ConfigError
+from airfoil.settings import masked_url
 from airfoil.store.base import MetaStore
 
 __all__ = ["open_meta_store"]
@@ -57,16 +58,7 @@ def open_meta_store(
         return SqlMetaStore(url, durability=durability, retry=retry)
     if scheme in ("postgresql", "postgres"):
         raise ConfigError(
-            f"unsupported metadata store URL {_mask(url)!r}: name the driver, "
+            f"unsupported metadata store URL {masked_url(url)!r}: name the driver, "
             "postgresql+psycopg://user:password@host:5432/database"
         )
-    raise ConfigError(f"unsupported metadata store URL {_mask(url)!r}: expected {_FORMS}")
-
-
-def _mask(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if sep and at and ":" in userinfo:
-        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-    return url
+    raise ConfigError(f"unsupported metadata store URL {masked_url(url)!r}: expected {_FORMS}")

@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -241,20 +242,10 @@ def test_two_domains_of_a_project_never_share_an_entry(tmp_path: Path) -> None:
     )
 
     def airfoil(domain: str, *args: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"), AIRFOIL_DOMAIN=domain)
-        return subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return _cli(project, tmp_path / "home", {"AIRFOIL_DOMAIN": domain}, *args)
 
     def run(domain: str) -> dict[str, str]:
-        proc = airfoil(domain, "run", "--json", "flow.py", "wf")
-        assert proc.returncode == 0, proc.stderr
-        node: dict[str, str] = json.loads(proc.stdout)["nodes"][0]
+        node: dict[str, str] = _run_wf(project, tmp_path / "home", AIRFOIL_DOMAIN=domain)[0]
         return node
 
     assert run("development")["cache"] == "put"
@@ -268,3 +259,72 @@ def test_two_domains_of_a_project_never_share_an_entry(tmp_path: Path) -> None:
         "project:default/development",
         "project:default/production",
     ]
+
+
+def _cli(
+    project: Path, home: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``airfoil *args`` in ``project`` on ``home``, with ``env`` set."""
+    return subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", *args],
+        cwd=project,
+        env={**os.environ, "AIRFOIL_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _run_wf(project: Path, home: Path, **env: str) -> list[dict[str, Any]]:
+    """``airfoil run --json flow.py wf``, succeeded: its nodes."""
+    proc = _cli(project, home, env, "run", "--json", "flow.py", "wf")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["phase"] == "succeeded", out
+    nodes: list[dict[str, Any]] = out["nodes"]
+    return nodes
+
+
+PROJECTS_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+    @af.task(cache=True)
+    def cube(x: int) -> int:
+        return x * x * x
+
+    @af.task
+    def outer(x: int) -> int:
+        return cube(x=x + 100)
+
+    @af.dynamic
+    def dyn(x: int) -> int:
+        return cube(x=x + 200)
+
+    @af.task
+    def add(a: int, b: int, c: int) -> int:
+        return a + b + c
+
+    @af.workflow
+    def wf(x: int = 2) -> int:
+        return add(a=cube(x=x), b=outer(x=x), c=dyn(x=x))
+    """
+)
+
+
+def test_two_projects_on_one_home_never_share_an_entry(tmp_path: Path) -> None:
+    """Two projects (``AIRFOIL_PROJECT``) on one home run the same cached code with the same
+    inputs, as a workflow's node, a task a task calls and a ``@dynamic`` child: neither hits
+    the other's entries."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    project.mkdir()
+    (project / "flow.py").write_text(PROJECTS_FLOW)
+
+    def cached(name: str) -> list[str]:
+        nodes = _run_wf(project, home, AIRFOIL_PROJECT=name)
+        return [n["cache"] for n in nodes if n.get("cache") not in (None, "disabled")]
+
+    beta = cached("beta")
+    assert beta == ["put"] * 3, beta  # the node, the child call, the dynamic child
+    assert cached("alpha") == ["put"] * 3  # every one run again, none of beta's served
+    assert cached("alpha") == ["hit"] * 3  # alpha's own entries

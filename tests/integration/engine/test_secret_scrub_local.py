@@ -5,6 +5,7 @@ the session's local Ray: a run's own local Ray is started in the Ray connection'
 
 from __future__ import annotations
 
+import html
 import os
 import sqlite3
 import subprocess
@@ -97,7 +98,17 @@ def test_a_secret_where_a_long_message_is_clipped_is_not_stored_in_part(
     # Before: the message was clipped before the secret was scrubbed from it, so a secret
     # across the cut left its first 10 characters in the stored error and on the terminal.
     secret = "tok-" + uuid.uuid4().hex
-    (tmp_path / "flow.py").write_text(CUT_FLOW)
+    home, run = _run_wf(tmp_path, CUT_FLOW, secret)
+    assert run.returncode != 0 and "characters cut" in run.stdout + run.stderr
+    assert secret[:10] not in run.stdout + run.stderr
+    assert_not_stored(home, secret[:10])
+
+
+def _run_wf(
+    tmp_path: Path, flow: str, secret: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``airfoil run flow.py wf`` with secret ``token`` set: the home and the process."""
+    (tmp_path / "flow.py").write_text(flow)
     home = tmp_path / "home"
     env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
     run = subprocess.run(
@@ -107,6 +118,42 @@ def test_a_secret_where_a_long_message_is_clipped_is_not_stored_in_part(
         text=True,
         timeout=180,
     )
-    assert run.returncode != 0 and "characters cut" in run.stdout + run.stderr
-    assert secret[:10] not in run.stdout + run.stderr
-    assert_not_stored(home, secret[:10])
+    return home, run
+
+
+REPORT_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(secret_requests=["token"])
+    def reporting(x: int) -> int:
+        ctx = af.current_context()
+        token = ctx.secrets["token"]
+        ctx.report.markdown(f"# Run\\nconnected with `{token}` and {token}")
+        ctx.report.html(f"<p data-k='{token}'>{token}</p>")
+        ctx.report.table([{"key": token, "n": x}])
+        return x + 1
+
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return reporting(x=x)
+    """
+)
+
+
+def test_a_report_is_stored_with_its_secrets_redacted(tmp_path: Path) -> None:
+    """A task's report (``current_context().report``), which any viewer of the project reads
+    in the console, is stored with its secrets' values redacted, as its log and error are:
+    raw, in markdown's and HTML's escaped forms, and in a table's cells. Before, the page
+    was stored as the task wrote it."""
+    secret = "tok-" + uuid.uuid4().hex + "&<x>"  # characters HTML and markdown escape
+    home, run = _run_wf(tmp_path, REPORT_FLOW, secret)
+    assert run.returncode == 0, run.stderr
+    (report,) = list(home.rglob("report.html"))
+    page = report.read_text()
+    assert "connected with" in page and "***" in page, page
+    assert secret.split("&", 1)[0] not in page, page  # the part no escaping changes
+    for form in (secret, html.escape(secret), html.escape(secret, quote=False)):
+        assert_not_stored(home, form)

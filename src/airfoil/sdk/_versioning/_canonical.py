@@ -127,9 +127,14 @@ def _container(
         return f"{name}[{items}]"
     if isinstance(value, dict):
         # Sorted by the canonical text of each key: a dict whose only change is the order
-        # its keys were inserted in keeps its text.
-        pairs = sorted((sub(k, f"{path} key"), sub(v, f"{path}[{k!r}]")) for k, v in value.items())
+        # its keys were inserted in keeps its text. Not an OrderedDict: its order is part of
+        # its value (two that differ only in order are unequal), so it is kept.
+        pairs = [(sub(k, f"{path} key"), sub(v, f"{path}[{k!r}]")) for k, v in value.items()]
+        if not isinstance(value, collections.OrderedDict):
+            pairs.sort()
         body = ",".join(f"{k}:{v}" for k, v in pairs)
+        if isinstance(value, collections.defaultdict):  # what a missing key reads
+            body += f";default={sub(value.default_factory, f'{path}.default_factory')}"
         return "{" + body + "}" if cls is dict else f"{name}{{{body}}}"
     if isinstance(value, (set, frozenset)):
         return f"{name}{{" + ",".join(sorted(sub(v, f"{path} item") for v in value)) + "}"
@@ -203,8 +208,22 @@ def _pandas(value: Any, name: str, path: str, pandas: Any) -> str:
         raise Unhashable(path, f"a pandas.{name} whose cells cannot be hashed ({exc})") from None
     digest = hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()
     if isinstance(value, pandas.DataFrame):
-        labels = [(repr(c), str(t)) for c, t in value.dtypes.items()]
+        labels = [(repr(c), _dtype(t, pandas)) for c, t in value.dtypes.items()]
     else:
-        labels = [(repr(value.name), str(value.dtype))]
+        labels = [(repr(value.name), _dtype(value.dtype, pandas))]
     index = [repr(n) for n in getattr(value, "index", value).names]
     return f"pandas.{name}({labels!r},{index},{value.shape},{digest})"
+
+
+def _dtype(dtype: Any, pandas: Any) -> str:
+    """A column's dtype; a categorical one with its categories, in order, and whether they
+    are ordered: the rows' hashes are of the values, so reordering the categories (which
+    changes how the column sorts and compares) would otherwise keep the text."""
+    categories = getattr(dtype, "categories", None)
+    if categories is None:
+        return str(dtype)
+    import hashlib
+
+    rows = pandas.util.hash_pandas_object(categories, index=False).to_numpy().tobytes()
+    digest = hashlib.sha256(rows).hexdigest()
+    return f"category(ordered={dtype.ordered},{categories.dtype},{digest})"

@@ -486,7 +486,7 @@ class Walker:
 
     def reference(self, value: Any, path: str) -> str | None:
         """The token of code (or an instance of project-local code) inside a constant."""
-        inner = getattr(value, "__airfoil_fn__", None)
+        inner = _airfoil_fn(value)
         if inner is not None:
             return self.function(inner) if inspect.isfunction(inner) else self.label(inner)
         impls = _dispatched(value)
@@ -636,9 +636,9 @@ def _has_file(module: types.ModuleType) -> bool:
 def _dispatched(value: Any) -> list[tuple[str, Any]] | None:
     """A ``functools.singledispatch`` function's implementations, by the name of the type
     each is registered for (``object``: the base function); None for anything else."""
-    registry: Any = getattr(value, "registry", None)
     if not (callable(value) and callable(getattr(value, "dispatch", None))):
         return None
+    registry: Any = getattr(value, "registry", None)
     if registry is None or not hasattr(registry, "items"):
         return None
     impls: list[tuple[str, Any]] = []
@@ -713,12 +713,23 @@ def _wrapped(value: Any) -> Any:
     return wrapped if callable(wrapped) else None
 
 
+def _airfoil_fn(value: Any) -> Any:
+    """The function of a task or workflow (held in its ``__dict__``), else None; read without
+    ``getattr``, which would run a config object's ``__getattr__`` (one that answers every
+    name, as attribute-access dicts do, and may store what it answered in the object)."""
+    try:
+        return vars(value).get("__airfoil_fn__")
+    except TypeError:  # no __dict__
+        return None
+
+
 def _is_code(value: Any) -> bool:
-    return inspect.isfunction(value) or inspect.isclass(value) or hasattr(value, "__airfoil_fn__")
+    return inspect.isfunction(value) or inspect.isclass(value) or _airfoil_fn(value) is not None
 
 
 def _unwrap_code(value: Any) -> Any:
-    return getattr(value, "__airfoil_fn__", value)
+    inner = _airfoil_fn(value)
+    return value if inner is None else inner
 
 
 def _lib(obj: Any) -> str:
@@ -751,4 +762,10 @@ def _state(obj: Any) -> dict[str, Any]:
             ):
                 state[slot] = getattr(obj, slot)
     state.update(getattr(obj, "__dict__", {}))
+    # A project subclass of a builtin container (a ``dict`` with attribute access, as
+    # config objects are): its items are its state too, though neither slots nor __dict__.
+    if isinstance(obj, dict):
+        state["<items>"] = dict.copy(obj)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        state["<items>"] = list(obj) if isinstance(obj, (list, tuple)) else frozenset(obj)
     return state

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
 from airfoil.core.forks import forked_from
+from airfoil.settings import masked_url
 from airfoil.store.sql._pg_arrays import register as register_arrays
 from airfoil.store.sql._retry import is_transient
 
@@ -101,13 +102,16 @@ def parse_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:
-        raise ConfigError(f"invalid database URL {url!r}: {exc}; {_EXPECTED}") from None
+        shown = masked_url(url)  # also where the parser's message quotes the URL
+        why = str(exc).replace(url, shown)
+        raise ConfigError(f"invalid database URL {shown!r}: {why}; {_EXPECTED}") from None
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:") or parsed.host:
             raise ConfigError(
-                f"invalid SQLite URL {url!r}: give a file path ({_EXPECTED}); an in-memory "
-                "SQLite database lives only as long as one connection, use memory:// instead"
+                f"invalid SQLite URL {masked_url(url)!r}: give a file path ({_EXPECTED}); an "
+                "in-memory SQLite database lives only as long as one connection, use "
+                "memory:// instead"
             )
         return parsed
     if parsed.drivername == "postgresql+psycopg":
@@ -116,8 +120,9 @@ def parse_url(url: str) -> sa.URL:
 
 
 def safe_url(url: sa.URL) -> str:
-    """The URL with its password masked, for messages."""
-    return url.render_as_string(hide_password=True)
+    """The URL with its password and credential query parameters (libpq's ``?password=``)
+    masked, for messages and reprs."""
+    return masked_url(url.render_as_string(hide_password=True))
 
 
 def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") -> sa.Engine:

@@ -19,8 +19,10 @@ __all__ = ["at_head", "guarded_connection", "masked_url", "store_engine"]
 
 
 def masked_url(url: str | sa.URL) -> str:
-    """``url`` as it may be shown: without its password."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    """``url`` as it may be shown: without its password or credential query parameters."""
+    from airfoil.store.sql._connect import safe_url
+
+    return safe_url(sa.engine.make_url(url))
 
 
 def store_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> sa.Engine:
