@@ -69,7 +69,7 @@ from airfoil.executors._process_pool import (
     memory_was_short,
     start_worker,
 )
-from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, take_frames
+from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, send_frame, take_frames
 from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
@@ -202,6 +202,7 @@ class ProcessExecutor(Executor):
         self._since: dict[tuple[str, str], float] = {}
         self._done: list[AttemptResult] = []
         self._encoder = msgspec.msgpack.Encoder()
+        self._frame = bytearray()  # each request's frame (send_frame), reused
         self._decoder = msgspec.msgpack.Decoder(WorkerMessage)
         self._calls: list[ChildCall] = []
         self._waiting: dict[int, int] = {}  # pid -> child calls its attempt waits on
@@ -389,7 +390,7 @@ class ProcessExecutor(Executor):
             timeout = request.task.timeout_s
             sent = with_deadline(request, timeout) if timeout else request
             try:
-                w.conn.send_bytes(self._encoder.encode(sent))
+                send_frame(w.conn.fileno(), self._encoder, sent, self._frame)
             except OSError:  # died while idle: forget it, try the next one
                 pool.retire(w, kill=True)
                 continue
