@@ -172,7 +172,7 @@ def _runs(path: Path) -> list[int]:
 def test_a_worker_killed_among_a_turns_attempts_loses_no_finished_result(
     h: Harness, tmp_path: Path
 ) -> None:
-    """A slot hands on a turn's attempts together (staged until its poll); one of them kills
+    """A slot hands on a turn's attempts one after another; one of them kills
     its worker: every other attempt comes back once with its result, having run once, the
     killed one is reported lost once, and nothing is run or reported again."""
     pool = _pool(h, 2)
@@ -212,19 +212,3 @@ def test_a_submitted_attempt_cancelled_or_closed_before_its_hand_off_never_runs(
     c.submit(_req(h, "exC", "tally", "n0", path=str(tally), x=20))
     assert [h.output(r, "tally") for r in collect(c, 1)] == [20]
     assert sorted(_runs(tally)) == [0, 2, 20]
-
-
-@pytest.mark.timeout(60)
-def test_a_turns_submits_wait_for_its_flush_and_go_on_together(h: Harness) -> None:
-    """Staging: a slot's submits take no lock and reach no worker until the engine says the
-    turn's submits are done (``flush_submits``); they count as the slot's out meanwhile."""
-    pool = _pool(h, 2)
-    a, b = _client(h, pool), _client(h, pool)
-    a.warm()
-    for i in range(3):
-        a.submit(_req(h, "exA", "nap", f"n{i}", seconds=0.5))
-    assert b.max_out() == 1  # a's three count: b gets its share of the two workers
-    assert a.running() == 0 and not pool.inner.running()
-    a.flush_submits()
-    assert pool.inner.running() == 2 and pool.inner.queued() == 1  # in one taking of the lock
-    assert sorted(r.node_id for r in collect(a, 3)) == ["n0", "n1", "n2"]
