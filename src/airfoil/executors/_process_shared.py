@@ -370,7 +370,7 @@ class SharedProcessPool:
             os.read(self._wake_r, 4096)
         self._woken = False
 
-    def _wait(self, waitables: dict[int, Any], timeout: float) -> list[Any]:
+    def _wait(self, timeout: float) -> list[Any]:
         """The executor's wait (called by its ``poll``, the lock held): block without the
         lock on every live worker (idle ones too, see ``_changed``) and the wake pipe. If
         the workers changed meanwhile, what was watched is stale (a descriptor may even have

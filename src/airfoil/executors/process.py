@@ -69,7 +69,7 @@ from airfoil.executors._process_pool import (
     memory_was_short,
     start_worker,
 )
-from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, take_frames
+from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, send_frame, take_frames
 from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
@@ -202,6 +202,7 @@ class ProcessExecutor(Executor):
         self._since: dict[tuple[str, str], float] = {}
         self._done: list[AttemptResult] = []
         self._encoder = msgspec.msgpack.Encoder()
+        self._frame = bytearray()  # each request's frame (send_frame), reused
         self._decoder = msgspec.msgpack.Decoder(WorkerMessage)
         self._calls: list[ChildCall] = []
         self._waiting: dict[int, int] = {}  # pid -> child calls its attempt waits on
@@ -209,10 +210,11 @@ class ProcessExecutor(Executor):
         self._unreported = UnreportedAttempts(blob_url)
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        #: How :meth:`poll` waits on the busy workers' pipes and sentinels: ``_ready``, or
-        #: a shared pool's wait, which lets other threads in while it blocks
-        #: (:mod:`airfoil.executors._process_shared`).
-        self.wait: Callable[[dict[int, Any], float], list[Any]] = _ready
+        #: How :meth:`poll` waits up to a timeout (seconds) for the busy workers' pipes and
+        #: sentinels, answering the ready ones: :meth:`_wait_busy`, or a shared pool's wait,
+        #: which watches every live worker's (registered once, not built at each wait) and
+        #: lets other threads in while it blocks (:mod:`airfoil.executors._process_shared`).
+        self.wait: Callable[[float], list[Any]] = self._wait_busy
 
     # --- the Executor seam -----------------------------------------------------------------
 
@@ -240,7 +242,8 @@ class ProcessExecutor(Executor):
         pool = self._pool
         while True:
             now = time.monotonic()
-            pool.reap(now)
+            if pool.dying:
+                pool.reap(now)
             self._enforce_deadlines(now)
             if self._done or self._calls or (not pool.busy and not self._queue):
                 done, self._done = self._done, []
@@ -250,11 +253,16 @@ class ProcessExecutor(Executor):
                 self._next_sample = now + _SAMPLE_EVERY_S
             wake = min(
                 t
-                for t in (end, self._next_deadline(), pool.next_kill(), self._next_sample)
+                for t in (
+                    end,
+                    self._next_deadline(),
+                    pool.next_kill() if pool.dying else None,
+                    self._next_sample,
+                )
                 if t is not None
             )
             # Always look at the pipes at least once, so poll(0) returns what has arrived.
-            ready = self.wait(self._waitables(), max(0.0, wake - now))
+            ready = self.wait(max(0.0, wake - now))
             if ready:
                 self._collect(ready)
             elif end is not None and time.monotonic() >= end:
@@ -389,7 +397,7 @@ class ProcessExecutor(Executor):
             timeout = request.task.timeout_s
             sent = with_deadline(request, timeout) if timeout else request
             try:
-                w.conn.send_bytes(self._encoder.encode(sent))
+                send_frame(w.conn.fileno(), self._encoder, sent, self._frame)
             except OSError:  # died while idle: forget it, try the next one
                 pool.retire(w, kill=True)
                 continue
@@ -433,6 +441,9 @@ class ProcessExecutor(Executor):
                 continue
             return w
         return None
+
+    def _wait_busy(self, timeout: float) -> list[Any]:
+        return _ready(self._waitables(), timeout)
 
     def _waitables(self) -> dict[int, Any]:
         """The busy workers' pipes and sentinels by file descriptor."""

@@ -125,6 +125,13 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def tally(path: str, x: int) -> int:
+        with open(path, "a") as fh:  # one line a run: a test counts the runs
+            fh.write(f"{x}\\n")
+        return x
+
+
+    @af.task
     def total(x: float, y: float) -> float:
         return x + y
 

@@ -161,3 +161,54 @@ def test_a_client_has_its_share_out_deeper_while_the_pool_runs_short_attempts(
     monkeypatch.setattr(pool, "rate", lambda: 2_000.0)
     assert a.max_out() == 8
     b.cancel("exB", "n0")
+
+
+def _runs(path: Path) -> list[int]:
+    """What ``tally`` attempts ran (one line each), in order."""
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_killed_among_a_turns_attempts_loses_no_finished_result(
+    h: Harness, tmp_path: Path
+) -> None:
+    """A slot hands on a turn's attempts one after another; one of them kills
+    its worker: every other attempt comes back once with its result, having run once, the
+    killed one is reported lost once, and nothing is run or reported again."""
+    pool = _pool(h, 2)
+    a = _client(h, pool)
+    tally = tmp_path / "tally.txt"
+    for i in range(4):
+        a.submit(_req(h, "exA", "tally", f"n{i}", path=str(tally), x=i))
+    a.submit(_req(h, "exA", "kill_self", "dies", x=0))
+    for i in range(4, 8):
+        a.submit(_req(h, "exA", "tally", f"n{i}", path=str(tally), x=i))
+    got = collect(a, 9)
+    assert sorted(r.node_id for r in got) == sorted([*(f"n{i}" for i in range(8)), "dies"])
+    (lost,) = [r for r in got if r.node_id == "dies"]
+    assert lost.error is not None and lost.error.type == "WorkerLostError", lost.error
+    assert sorted(h.output(r, "tally") for r in got if r.node_id != "dies") == list(range(8))
+    assert a.poll(0.3) == []  # nothing reported twice
+    assert sorted(_runs(tally)) == list(range(8))  # nothing run twice
+
+
+@pytest.mark.timeout(60)
+def test_a_submitted_attempt_cancelled_or_closed_before_its_hand_off_never_runs(
+    h: Harness, tmp_path: Path
+) -> None:
+    """Attempts a slot submitted and cancels (or drops with its ``close``) before anything
+    hands them on are neither run nor reported; those submitted with them run once each."""
+    pool = _pool(h, 2)
+    a, b = _client(h, pool), _client(h, pool)
+    tally = tmp_path / "tally.txt"
+    for i in range(3):
+        a.submit(_req(h, "exA", "tally", f"n{i}", path=str(tally), x=i))
+    a.cancel("exA", "n1")
+    assert sorted(r.node_id for r in collect(a, 2)) == ["n0", "n2"]
+    assert a.poll(0.3) == []
+    b.submit(_req(h, "exB", "tally", "n0", path=str(tally), x=10))
+    b.close()  # a slot reset before its turn ended
+    c = _client(h, pool)
+    c.submit(_req(h, "exC", "tally", "n0", path=str(tally), x=20))
+    assert [h.output(r, "tally") for r in collect(c, 1)] == [20]
+    assert sorted(_runs(tally)) == [0, 2, 20]

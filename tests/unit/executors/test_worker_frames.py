@@ -138,3 +138,27 @@ def test_the_request_decoder_reads_each_request_as_the_plain_decoder_does() -> N
     bad = msgspec.msgpack.encode({**fields, "task": {"name": 3}})
     with pytest.raises(msgspec.MsgspecError, match=r"\$\.task\.name"):  # no str
         decoder.decode(bad)
+
+
+def test_send_frame_writes_what_recv_bytes_reads_with_its_buffer_reused(
+    pair: tuple[Worker, Connection],
+) -> None:
+    """``send_frame`` (each end's own framing, one ``write``) makes ``send_bytes``' frames:
+    a small message after a larger one in the same buffer comes out alone, and a message
+    larger than the pipe holds arrives whole (written from another thread as it drains)."""
+    import msgspec
+
+    from airfoil.executors._process_worker import send_frame
+
+    w, worker_end = pair
+    enc = msgspec.msgpack.Encoder()
+    buf = bytearray()
+    for message in ({"a": "x" * 1000}, [1, 2], "small"):
+        send_frame(w.conn.fileno(), enc, message, buf)
+        assert msgspec.msgpack.decode(worker_end.recv_bytes()) == message
+    big = os.urandom(3_000_000)
+    sender = threading.Thread(target=send_frame, args=(w.conn.fileno(), enc, big, buf))
+    sender.start()
+    assert msgspec.msgpack.decode(worker_end.recv_bytes()) == big
+    sender.join()
+    assert len(buf) == 0  # a large frame's memory is let go
