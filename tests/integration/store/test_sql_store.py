@@ -18,6 +18,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
+from airfoil.core import forks
 from airfoil.core.errors import ConfigError, ConflictError, StoreError, TransientStoreError
 from airfoil.core.history import TaskRun
 from airfoil.core.records import StoreBatch, execution_head
@@ -347,7 +348,7 @@ def test_a_forked_child_leaves_the_parents_kept_connections_alone(store: SqlMeta
         store.write(StoreBatch(events=[make_event(seq=2)]))
         # Drop this store's inherited connections (what the child's exit would collect), not
         # every store's: what becomes of an earlier test's is not this test's question.
-        _connect._ABANDONED[:] = [e for e in _connect._ABANDONED if id(_dbapi_of(e)) not in ours]
+        _release_abandoned(lambda dbapi: id(dbapi) in ours)
         gc.collect()
 
     assert _in_fork(child) == 0
@@ -400,9 +401,17 @@ def test_a_fork_leaves_another_threads_connection_to_the_parent(
     assert store.get_execution("e1") == make_execution()
 
 
+def _release_abandoned(which: Callable[[object], bool]) -> None:
+    """In a forked child: drop the parent's store connections that the child keeps for its
+    life (``forks.abandon``) whose driver connection ``which`` picks, as its exit would."""
+    forks._abandoned[:] = [
+        e for e in forks._abandoned if (dbapi := _dbapi_of(e)) is None or not which(dbapi)
+    ]
+
+
 def _dbapi_of(abandoned: object) -> object:
-    """The driver connection of an entry of ``_connect._ABANDONED`` (a ``Held``, or a kept
-    idle connection's ``(proxy, dbapi, since)``)."""
+    """The driver connection of a store connection the child abandoned (a ``Held``, or a
+    kept idle connection's ``(proxy, dbapi, since)``); None for anything else it keeps."""
     return abandoned[1] if isinstance(abandoned, tuple) else getattr(abandoned, "dbapi", None)
 
 
@@ -455,7 +464,7 @@ def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
     def child() -> None:
         store.write(StoreBatch(events=[make_event(seq=2)]))
         # What interpreter exit would do: collect the parent's connections left in the child.
-        _connect._ABANDONED.clear()
+        _release_abandoned(lambda _dbapi: True)
         gc.collect()
 
     assert _in_fork(child) == 0
