@@ -472,6 +472,28 @@ def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
     assert [e.seq for e in store.get_events("e1")] == [1, 2, 3]
 
 
+def test_a_grandchild_opens_its_own_connection_and_leaves_the_childs_alone(
+    store: SqlMetaStore,
+) -> None:
+    """(fork1) A forked child goes on with its parent's store (on its own connection) and
+    forks in turn: the grandchild forgets the child's connections as the child forgot the
+    parent's (on PostgreSQL, closing one would end the child's session)."""
+
+    def grandchild() -> None:
+        assert getattr(store._conns.local, "held", None) is None  # the child's: forgotten
+        store.write(StoreBatch(events=[make_event(seq=3)]))
+
+    def child() -> None:
+        assert getattr(store._conns.local, "held", None) is None  # the parent's: forgotten
+        store.write(StoreBatch(events=[make_event(seq=2)]))
+        assert _in_fork(grandchild) == 0
+        store.write(StoreBatch(events=[make_event(seq=4)]))  # the child's connection works
+
+    assert _in_fork(child) == 0
+    store.write(StoreBatch(events=[make_event(seq=5)]))
+    assert [e.seq for e in store.get_events("e1")] == [1, 2, 3, 4, 5]
+
+
 def test_a_forked_child_leaves_a_dropped_stores_connection_to_the_parent(
     pg_empty_url: str, pg_admin: sa.Engine
 ) -> None:
