@@ -25,8 +25,9 @@ Invariants:
   and its copies of the parent's sockets point at ``/dev/null``. Every connection and every
   store's :class:`Connections` is kept past the fork (:func:`airfoil.core.forks.keep_past_fork`,
   whose rule also keeps the collector off until this clean-up is done): in the child each
-  connection is abandoned, then each store forgets them. A connection's finalizer that runs
-  in the child anyway (one made while the fork began) abandons it too (``forked_from``).
+  connection is abandoned and each store forgets them (in either order: the parent's are all
+  referenced until it is done). A connection's finalizer that runs in the child anyway (one
+  made as the fork began) abandons it too (``forked_from``).
 - Every SQLAlchemy engine made here is made by :func:`airfoil.store.sql._engines.new_engine`,
   which keeps its pool off the parent's connections in a forked child.
 """
