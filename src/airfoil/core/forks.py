@@ -35,7 +35,6 @@ never rolls back, closes nor hands out a connection of another process).
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import threading
@@ -49,14 +48,17 @@ _T = TypeVar("_T")
 #: What a registered object's copy needs in a forked child (None: to be kept, nothing more).
 _InChild = Callable[[Any], object] | None
 
-_lock = threading.Lock()
-_kept: weakref.WeakKeyDictionary[Any, _InChild] = weakref.WeakKeyDictionary()
+#: Every registered object (a weak reference) and what its copy needs in a forked child. No
+#: lock: a registration is one dict assignment, and the fork hook reads a copy (atomic).
+_kept: dict[weakref.ref[Any], _InChild] = {}
 #: Referenced from before a fork to just after it (in the parent), or for good (the child).
 _pinned: list[tuple[Any, _InChild]] = []
 #: What this process keeps, never used nor released, for its whole life (the parent's).
 _abandoned: list[object] = []
 #: Whether the collector was on when a fork began (one entry per fork under way).
 _collecting: list[bool] = []
+_hooked = False
+_hooking = threading.Lock()
 
 
 def forked_from(pid: int) -> bool:
@@ -70,9 +72,13 @@ def keep_past_fork(obj: _T, in_child: Callable[[_T], object] | None = None) -> N
     """Never release ``obj`` in a process forked from this one; there, ``in_child(obj)`` runs
     first, with the collector off (see the module docstring). ``in_child`` is kept as long as
     ``obj`` and must not reference it (an unbound method, not a bound one)."""
-    with _lock:
-        _kept[obj] = in_child
-        _install_hooks()  # once (cached), on first use: nothing at import
+    _kept[weakref.ref(obj, _forget)] = in_child
+    if not _hooked:
+        _install_hooks()
+
+
+def _forget(ref: weakref.ref[Any]) -> None:
+    _kept.pop(ref, None)
 
 
 def abandon(obj: object) -> None:
@@ -81,13 +87,17 @@ def abandon(obj: object) -> None:
     _abandoned.append(obj)
 
 
-@functools.cache
 def _install_hooks() -> None:
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
+    """Once a process, on first use (nothing at import)."""
+    global _hooked
+    with _hooking:
+        if not _hooked:
+            os.register_at_fork(
+                before=_before_fork,
+                after_in_parent=_after_fork_in_parent,
+                after_in_child=_after_fork_in_child,
+            )
+            _hooked = True
 
 
 def _before_fork() -> None:
@@ -95,8 +105,10 @@ def _before_fork() -> None:
     # outlive the thread-locals the fork frees there.
     _collecting.append(gc.isenabled())
     gc.disable()
-    with _lock:
-        _pinned.extend(_kept.items())
+    for ref, in_child in _kept.copy().items():
+        obj = ref()
+        if obj is not None:  # else released in this process already
+            _pinned.append((obj, in_child))
 
 
 def _after_fork_in_parent() -> None:
@@ -105,8 +117,6 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.Lock()  # another thread of the parent's may have held it at the fork
     try:
         for obj, in_child in _pinned:
             if in_child is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -164,3 +165,38 @@ def test_what_a_child_abandons_is_never_released_there() -> None:
         return b"kept" if ref() is not None else b"released"
 
     assert _child_reports(child) == b"kept"
+
+
+def test_registrations_in_other_threads_while_forking_leave_the_hooks_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(fork1) The ``before`` hook reads the registrations while other threads add (and
+    release) theirs: no fork hook fails, and every fork still pins and cleans up what was
+    kept before it began."""
+    failed: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", failed.append)  # a fork hook's exception
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the other threads run inside the hook's read, if they can
+    kept = Cleaned()
+    keep_past_fork(kept, Cleaned.clean)
+    many = [Cleaned() for _ in range(20_000)]  # a long read for the hook
+    for each in many:
+        keep_past_fork(each)
+    stop = threading.Event()
+
+    def register() -> None:
+        while not stop.is_set():
+            keep_past_fork(Cleaned(), Cleaned.clean)  # released at once, as a thread's are
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        reports = [_child_reports(lambda: repr(kept.collecting).encode()) for _ in range(20)]
+    finally:
+        sys.setswitchinterval(switch)
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert failed == []
+    assert set(reports) == {b"[False]"}
