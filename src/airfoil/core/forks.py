@@ -14,7 +14,8 @@ The rule, from the first :func:`keep_past_fork` of a process on (nothing happens
   collector is switched off in ``os.register_at_fork``'s ``before`` hook and back on (if it
   was on) right after the fork in the parent, and in the child once every ``in_child`` below
   has run: a collection in between (one an allocation inside the fork itself would start)
-  would release a garbage copy of the parent's object before its clean-up.
+  would release the child's copy of the parent's garbage (a connection in a reference cycle)
+  before the clean-up that makes releasing it harmless.
 - **A registered object is kept past every fork.** :func:`keep_past_fork` references it from
   the ``before`` hook; in the child its ``in_child`` runs (registration order, collector off)
   and it is kept for the child's whole life: never released there (nor finalized, but at the
