@@ -1,4 +1,4 @@
-"""Objects a forked child must never release: their release acts on the parent's resources.
+"""The one place a process handles ``fork``: what a forked child must never release.
 
 A child forked without exec holds copies of every object of its parent, and releasing one
 there runs its finalizer (``weakref.finalize``, ``__del__``) in the child, on what the
@@ -8,35 +8,58 @@ drops references without asking: the fork itself frees the thread-locals (and th
 variables) of the parent's *other* threads, in C, before any fork hook runs, so whatever only
 such a thread held is released in the child, under whatever code the fork interrupted.
 
-:func:`keep_past_fork` registers an object so that it is referenced from just before every
-fork (``os.register_at_fork``'s ``before``) and, in the child, kept for the child's whole
-life: it is never released there (nor finalized, but at the child's exit: a finalizer that
-runs then checks the process id it was made in). The parent drops the extra reference right
-after the fork. Registering is cheap (a weak set); nothing happens at import.
+The rule, from the first :func:`keep_past_fork` of a process on (nothing happens at import):
 
-The SQL store's connections have their own, finer hooks (``airfoil.store.sql._connect``:
-the child abandons them and points their sockets at ``/dev/null``), and so have the stores'
-SQLAlchemy engines (``airfoil.store.sql._engines``: a connection of another process is never
-rolled back, closed nor handed out, and the child disposes of every engine without closing).
+- **No collection from just before a fork to the end of the child's clean-up.** The
+  collector is switched off in ``os.register_at_fork``'s ``before`` hook and back on (if it
+  was on) right after the fork in the parent, and in the child once every ``in_child`` below
+  has run: a collection in between (one an allocation inside the fork itself would start)
+  would release the child's copy of the parent's garbage (a connection in a reference cycle)
+  before the clean-up that makes releasing it harmless.
+- **A registered object is kept past every fork.** :func:`keep_past_fork` references it from
+  the ``before`` hook; in the child its ``in_child`` runs (registration order, collector off)
+  and it is kept for the child's whole life: never released there (nor finalized, but at the
+  child's exit). The parent drops the extra reference right after the fork. It stays
+  registered in the child, so a grandchild runs its ``in_child`` too.
+- **What a clean-up sets aside is kept for the process's life** (:func:`abandon`): a copy of
+  the parent's connection, pool or socket that a child must neither use nor release.
+- **A finalizer checks the process it was made in** (:func:`forked_from`, with the
+  ``os.getpid()`` recorded when it was made): in a forked child it releases nothing. It is
+  what covers an object made while the fork began (not registered yet).
 
-:func:`forked_from` is the check a finalizer makes before it releases what its process made
-(it records ``os.getpid()`` when it makes it): in a forked child it does nothing.
+Its users: the Ray executor (kept: its release kills the actors), the SQL store's per-thread
+connections (``airfoil.store.sql._connect``: in the child their sockets point at ``/dev/null``
+and the stores forget them, so the child opens its own) and every SQLAlchemy engine of the
+stores (``airfoil.store.sql._engines``: the child disposes of it without closing, and its pool
+never rolls back, closes nor hands out a connection of another process).
 """
 
 from __future__ import annotations
 
-import functools
+import gc
 import os
 import threading
 import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["forked_from", "keep_past_fork"]
+__all__ = ["abandon", "forked_from", "keep_past_fork"]
 
-_lock = threading.Lock()
-_kept: weakref.WeakSet[object] = weakref.WeakSet()
+_T = TypeVar("_T")
+#: What a registered object's copy needs in a forked child (None: to be kept, nothing more).
+_InChild = Callable[[Any], object] | None
+
+#: Every registered object (a weak reference) and what its copy needs in a forked child. No
+#: lock: a registration is one dict assignment, and the fork hook reads a copy (atomic).
+_kept: dict[weakref.ref[Any], _InChild] = {}
 #: Referenced from before a fork to just after it (in the parent), or for good (the child).
-_pinned: list[object] = []
+_pinned: list[tuple[Any, _InChild]] = []
+#: What this process keeps, never used nor released, for its whole life (the parent's).
 _abandoned: list[object] = []
+#: Whether the collector was on when a fork began (one entry per fork under way).
+_collecting: list[bool] = []
+_hooked = False
+_hooking = threading.Lock()
 
 
 def forked_from(pid: int) -> bool:
@@ -46,36 +69,65 @@ def forked_from(pid: int) -> bool:
     return os.getpid() != pid
 
 
-def keep_past_fork(obj: object) -> None:
-    """Never release ``obj`` in a process forked from this one (see the module docstring)."""
-    with _lock:
-        _kept.add(obj)
-        _install_hooks()  # once (cached), on first use: nothing at import
+def keep_past_fork(obj: _T, in_child: Callable[[_T], object] | None = None) -> None:
+    """Never release ``obj`` in a process forked from this one; there, ``in_child(obj)`` runs
+    first, with the collector off (see the module docstring). ``in_child`` is kept as long as
+    ``obj`` and must not reference it (an unbound method, not a bound one)."""
+    _kept[weakref.ref(obj, _forget)] = in_child
+    if not _hooked:
+        _install_hooks()
 
 
-@functools.cache
+def _forget(ref: weakref.ref[Any]) -> None:
+    _kept.pop(ref, None)
+
+
+def abandon(obj: object) -> None:
+    """Keep ``obj`` referenced, never used nor released, for the rest of this process's life:
+    a forked child's copy of what its parent still uses."""
+    _abandoned.append(obj)
+
+
 def _install_hooks() -> None:
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
+    """Once a process, on first use (nothing at import)."""
+    global _hooked
+    with _hooking:
+        if not _hooked:
+            os.register_at_fork(
+                before=_before_fork,
+                after_in_parent=_after_fork_in_parent,
+                after_in_child=_after_fork_in_child,
+            )
+            _hooked = True
 
 
 def _before_fork() -> None:
     # In the forking thread, before the fork: strong references the child inherits, which
     # outlive the thread-locals the fork frees there.
-    with _lock:
-        _pinned.extend(_kept)
+    _collecting.append(gc.isenabled())
+    gc.disable()
+    for ref, in_child in _kept.copy().items():
+        obj = ref()
+        if obj is not None:  # else released in this process already
+            _pinned.append((obj, in_child))
 
 
 def _after_fork_in_parent() -> None:
     _pinned.clear()
+    _collect_again()
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _kept
-    _abandoned.extend(_pinned)  # the parent's: kept, never used, for the child's life
-    _pinned.clear()
-    _kept = weakref.WeakSet()  # what the child registers itself is the child's to keep
-    _lock = threading.Lock()  # another thread of the parent's may have held it at the fork
+    try:
+        for obj, in_child in _pinned:
+            if in_child is not None:
+                in_child(obj)
+    finally:
+        _abandoned.extend(obj for obj, _ in _pinned)  # the parent's: for the child's life
+        _pinned.clear()
+        _collect_again()
+
+
+def _collect_again() -> None:
+    if _collecting and _collecting.pop():
+        gc.enable()

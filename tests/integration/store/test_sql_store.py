@@ -18,6 +18,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
+from airfoil.core import forks
 from airfoil.core.errors import ConfigError, ConflictError, StoreError, TransientStoreError
 from airfoil.core.history import TaskRun
 from airfoil.core.records import StoreBatch, execution_head
@@ -347,7 +348,7 @@ def test_a_forked_child_leaves_the_parents_kept_connections_alone(store: SqlMeta
         store.write(StoreBatch(events=[make_event(seq=2)]))
         # Drop this store's inherited connections (what the child's exit would collect), not
         # every store's: what becomes of an earlier test's is not this test's question.
-        _connect._ABANDONED[:] = [e for e in _connect._ABANDONED if id(_dbapi_of(e)) not in ours]
+        _release_abandoned(lambda dbapi: id(dbapi) in ours)
         gc.collect()
 
     assert _in_fork(child) == 0
@@ -400,9 +401,17 @@ def test_a_fork_leaves_another_threads_connection_to_the_parent(
     assert store.get_execution("e1") == make_execution()
 
 
+def _release_abandoned(which: Callable[[object], bool]) -> None:
+    """In a forked child: drop the parent's store connections that the child keeps for its
+    life (``forks.abandon``) whose driver connection ``which`` picks, as its exit would."""
+    forks._abandoned[:] = [
+        e for e in forks._abandoned if (dbapi := _dbapi_of(e)) is None or not which(dbapi)
+    ]
+
+
 def _dbapi_of(abandoned: object) -> object:
-    """The driver connection of an entry of ``_connect._ABANDONED`` (a ``Held``, or a kept
-    idle connection's ``(proxy, dbapi, since)``)."""
+    """The driver connection of a store connection the child abandoned (a ``Held``, or a
+    kept idle connection's ``(proxy, dbapi, since)``); None for anything else it keeps."""
     return abandoned[1] if isinstance(abandoned, tuple) else getattr(abandoned, "dbapi", None)
 
 
@@ -455,12 +464,34 @@ def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
     def child() -> None:
         store.write(StoreBatch(events=[make_event(seq=2)]))
         # What interpreter exit would do: collect the parent's connections left in the child.
-        _connect._ABANDONED.clear()
+        _release_abandoned(lambda _dbapi: True)
         gc.collect()
 
     assert _in_fork(child) == 0
     store.write(StoreBatch(events=[make_event(seq=3)]))  # the parent's connection still works
     assert [e.seq for e in store.get_events("e1")] == [1, 2, 3]
+
+
+def test_a_grandchild_opens_its_own_connection_and_leaves_the_childs_alone(
+    store: SqlMetaStore,
+) -> None:
+    """(fork1) A forked child goes on with its parent's store (on its own connection) and
+    forks in turn: the grandchild forgets the child's connections as the child forgot the
+    parent's (on PostgreSQL, closing one would end the child's session)."""
+
+    def grandchild() -> None:
+        assert getattr(store._conns.local, "held", None) is None  # the child's: forgotten
+        store.write(StoreBatch(events=[make_event(seq=3)]))
+
+    def child() -> None:
+        assert getattr(store._conns.local, "held", None) is None  # the parent's: forgotten
+        store.write(StoreBatch(events=[make_event(seq=2)]))
+        assert _in_fork(grandchild) == 0
+        store.write(StoreBatch(events=[make_event(seq=4)]))  # the child's connection works
+
+    assert _in_fork(child) == 0
+    store.write(StoreBatch(events=[make_event(seq=5)]))
+    assert [e.seq for e in store.get_events("e1")] == [1, 2, 3, 4, 5]
 
 
 def test_a_forked_child_leaves_a_dropped_stores_connection_to_the_parent(

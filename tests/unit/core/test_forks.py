@@ -5,14 +5,16 @@ never released in a child, and the parent keeps releasing it as before."""
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
 
 import pytest
 
-from airfoil.core.forks import forked_from, keep_past_fork
+from airfoil.core.forks import abandon, forked_from, keep_past_fork
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +93,110 @@ def test_forked_from_is_true_in_a_forked_child_only() -> None:
         os._exit(0 if forked_from(parent) and not forked_from(os.getpid()) else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _child_reports(child: Callable[[], bytes]) -> bytes:
+    """What ``child()`` returns in a forked child (which then exits at once)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, child())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        return os.read(read, 1024)
+    finally:
+        os.close(read)
+
+
+class Cleaned:
+    """A kept object whose clean-up in a forked child records whether the collector ran."""
+
+    def __init__(self) -> None:
+        self.collecting: list[bool] = []
+
+    def clean(self) -> None:
+        self.collecting.append(gc.isenabled())
+
+
+def test_a_kept_objects_clean_up_runs_in_the_child_with_the_collector_off() -> None:
+    """(fork1) No collection from before the fork to the end of the child's clean-up; the
+    collector is on again after it, in the child and in the parent."""
+    kept = Cleaned()
+    keep_past_fork(kept, Cleaned.clean)
+    assert gc.isenabled()
+    assert _child_reports(lambda: repr((kept.collecting, gc.isenabled())).encode()) == (
+        b"([False], True)"
+    )
+    assert kept.collecting == [] and gc.isenabled()  # the parent's copy is not cleaned
+
+
+def test_a_collector_paused_at_the_fork_stays_paused() -> None:
+    keep_past_fork(Cleaned(), Cleaned.clean)
+    gc.disable()
+    try:
+        assert _child_reports(lambda: repr(gc.isenabled()).encode()) == b"False"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_grandchild_cleans_up_what_the_parent_kept() -> None:
+    """(fork1) A child that goes on using what its parent kept (a store, an engine) forks
+    too: the grandchild's copy is cleaned up again."""
+    kept = Cleaned()
+    keep_past_fork(kept, Cleaned.clean)
+    assert (
+        _child_reports(lambda: _child_reports(lambda: repr(kept.collecting).encode()))
+        == b"[False, False]"
+    )
+
+
+def test_what_a_child_abandons_is_never_released_there() -> None:
+    def child() -> bytes:
+        ref = weakref.ref(resource := Resource())
+        abandon(resource)
+        del resource
+        gc.collect()
+        return b"kept" if ref() is not None else b"released"
+
+    assert _child_reports(child) == b"kept"
+
+
+def test_registrations_in_other_threads_while_forking_leave_the_hooks_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(fork1) The ``before`` hook reads the registrations while other threads add (and
+    release) theirs: no fork hook fails, and every fork still pins and cleans up what was
+    kept before it began."""
+    failed: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", failed.append)  # a fork hook's exception
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the other threads run inside the hook's read, if they can
+    kept = Cleaned()
+    keep_past_fork(kept, Cleaned.clean)
+    many = [Cleaned() for _ in range(20_000)]  # a long read for the hook
+    for each in many:
+        keep_past_fork(each)
+    stop = threading.Event()
+
+    def register() -> None:
+        while not stop.is_set():
+            keep_past_fork(Cleaned(), Cleaned.clean)  # released at once, as a thread's are
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        reports = [_child_reports(lambda: repr(kept.collecting).encode()) for _ in range(20)]
+    finally:
+        sys.setswitchinterval(switch)
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert failed == []
+    assert set(reports) == {b"[False]"}

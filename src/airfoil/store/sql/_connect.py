@@ -22,17 +22,18 @@ Invariants:
   closed when the store is closed, after a driver error that may have broken it, or when it
   is not kept.
 - After ``fork`` a child never uses (nor closes) its parent's connections: it opens its own,
-  and its copies of the parent's sockets point at ``/dev/null``. That holds for the
-  connections of the parent's other threads too, which the fork itself frees in the child
-  (their finalizers see another process's id), and for garbage ones (no collection runs
-  between the fork's start and the child's hook).
+  and its copies of the parent's sockets point at ``/dev/null``. Every connection and every
+  store's :class:`Connections` is kept past the fork (:func:`airfoil.core.forks.keep_past_fork`,
+  whose rule also keeps the collector off until this clean-up is done): in the child each
+  connection is abandoned and each store forgets them (in either order: the parent's are all
+  referenced until it is done). A connection's finalizer that runs in the child anyway (one
+  made as the fork began) abandons it too (``forked_from``).
 - Every SQLAlchemy engine made here is made by :func:`airfoil.store.sql._engines.new_engine`,
   which keeps its pool off the parent's connections in a forked child.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import threading
@@ -41,7 +42,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
-from airfoil.core.forks import forked_from
+from airfoil.core.forks import abandon, forked_from, keep_past_fork
 from airfoil.settings import masked_url
 from airfoil.store.sql._pg_arrays import register as register_arrays
 from airfoil.store.sql._retry import is_transient
@@ -425,7 +426,9 @@ class Held:
         # Collected (its thread ended): kept idle for the source's next thread, or closed.
         ref = weakref.ref(source) if source is not None else None
         self._finalizer = weakref.finalize(self, _retire, ref, proxy, dbapi, os.getpid())
-        _LIVE.add(self)
+        # Kept in a forked child, even unreachable (another thread's, or garbage in a cycle
+        # after its store was dropped unclosed): collected there, it would close the parent's.
+        keep_past_fork(self, Held.abandon)
 
     def close(self) -> None:
         """Close the connection now (idempotent; never kept for another thread)."""
@@ -433,14 +436,14 @@ class Held:
             _close_quietly(self.proxy)
 
     def abandon(self) -> None:
-        """Forget the connection without closing it (a forked child's copy of the parent's).
+        """Forget the connection without closing it (a forked child's copy of the parent's,
+        which the child keeps for its life: see ``keep_past_fork``).
 
         A socket's descriptor is pointed at ``/dev/null`` in this process, so nothing the
         child does with its copy (or a finalizer does at its exit) reaches the server.
         """
         _point_at_devnull(self.dbapi)
         self._finalizer.detach()
-        _ABANDONED.append(self)
 
 
 def _point_at_devnull(dbapi: Any) -> None:
@@ -477,59 +480,19 @@ def _idle_now(dbapi: Any) -> bool:
 def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any, pid: int) -> None:
     """A collected :class:`Held`'s connection: kept idle by its store if it can, else closed.
 
-    In a forked child (``pid`` is the parent's) it is abandoned instead: the fork frees the
-    thread-locals of the parent's other threads before any fork hook runs, so their
-    connections reach this finalizer in the child; closing one there would roll back (or
-    end) the parent's session on the socket both share, and wait on a lock the parent's
-    thread may have held at the fork.
+    In a forked child (``pid`` is the parent's) it is abandoned instead: every connection is
+    kept past the fork, but one another thread was making as the fork began is freed in the
+    child (with that thread's locals) before any fork hook runs; closing it there would roll
+    back (or end) the parent's session on the socket both share, and wait on a lock the
+    parent's thread may have held at the fork.
     """
     if forked_from(pid):
         _point_at_devnull(dbapi)
-        _ABANDONED.append((proxy, dbapi, 0.0))  # referenced: the pool's own finalizer waits
+        abandon((proxy, dbapi))  # referenced: the pool's own finalizer waits
         return
     owner = source() if source is not None else None
     if owner is None or not owner.keep_idle(proxy, dbapi):
         _close_quietly(proxy)
-
-
-# Connections inherited across fork: kept referenced so the child does not close them while
-# it runs (closing a PostgreSQL connection would talk on the socket it shares with the parent).
-_ABANDONED: list[object] = []
-# Every connection of this process not yet collected, whatever became of its store: one still
-# alive in a garbage cycle after its store was dropped unclosed is abandoned in a forked child
-# too (the child's collector would close it: on PostgreSQL that ends the parent's backend).
-_LIVE: weakref.WeakSet[Held] = weakref.WeakSet()
-_SOURCES: weakref.WeakSet[Connections] = weakref.WeakSet()
-_FORK_HOOK = threading.Lock()
-_fork_hook_installed = False
-
-
-# Whether the collector was on when a fork began (set by the hook before it, per fork).
-_gc_at_fork: list[bool] = []
-
-
-def _before_fork() -> None:
-    # No collection from here until every inherited connection is abandoned in the child:
-    # one run by an allocation inside the fork (before any hook of the child's) would let the
-    # pool's finalizer of a garbage connection close the parent's connection there.
-    _gc_at_fork.append(gc.isenabled())
-    gc.disable()
-
-
-def _after_fork_in_parent() -> None:
-    if _gc_at_fork and _gc_at_fork.pop():
-        gc.enable()
-
-
-def _after_fork_in_child() -> None:
-    try:
-        for held in list(_LIVE):
-            held.abandon()
-        for source in list(_SOURCES):
-            source.forget_after_fork()
-    finally:
-        if _gc_at_fork and _gc_at_fork.pop():
-            gc.enable()
 
 
 class Connections:
@@ -540,7 +503,6 @@ class Connections:
     """
 
     def __init__(self, connector: Connector) -> None:
-        global _fork_hook_installed
         self.connector = connector
         self.local = threading.local()
         self._all: weakref.WeakSet[Held] = weakref.WeakSet()
@@ -548,15 +510,7 @@ class Connections:
         self._lock = threading.RLock()
         self._idle: list[tuple[Any, Any, float]] = []  # (proxy, driver connection, since)
         self._closed = False
-        with _FORK_HOOK:
-            _SOURCES.add(self)
-            if not _fork_hook_installed:
-                os.register_at_fork(
-                    before=_before_fork,
-                    after_in_parent=_after_fork_in_parent,
-                    after_in_child=_after_fork_in_child,
-                )
-                _fork_hook_installed = True
+        keep_past_fork(self, Connections.forget_after_fork)
 
     def open(self) -> Held:
         """Open the calling thread's connection.
@@ -658,13 +612,11 @@ class Connections:
         self.connector.dispose()
 
     def forget_after_fork(self) -> None:
-        """In a forked child: drop the parent's connections without closing them (the fork
-        hook has abandoned every connection of the process first: the thread-locals hold
-        the only strong references, and dropping them before detaching the finalizers would
-        close the parent's connections)."""
+        """In a forked child: drop the parent's connections without closing them (each
+        :class:`Held` is kept past the fork and abandoned by its own clean-up)."""
         for entry in self._idle:  # the parent's idle connections: never used nor closed here
             _point_at_devnull(entry[1])
-            _ABANDONED.append(entry)
+            abandon(entry)
         self._idle = []
         self._all = weakref.WeakSet()
         self._lock = threading.RLock()

@@ -11,33 +11,27 @@ next statement fails with a disk I/O error) -- and whose close ends the parent's
 ("Using Connection Pools with Multiprocessing or os.fork()"): every driver connection
 records the process that opened it; a connection of another process is never rolled back,
 closed nor handed out (a checkout of one is a disconnect: the pool opens a fresh one); and the
-child's hook disposes of every engine without closing (``dispose(close=False)``), so it opens
-its own. The parent's connections are kept referenced in the child (the engine is kept past
-the fork, its old pool for the child's life): released there, a SQLite connection would roll
-back in the shared WAL index (psycopg checks the process before it ends a session).
+child disposes of every engine without closing (``dispose(close=False)``), so it opens its
+own. That clean-up runs under :mod:`airfoil.core.forks`' rule (the engine is kept past the
+fork, with no collection until it is done); the parent's pool and connections are abandoned
+there (kept for the child's life): released, a SQLite connection would roll back in the
+shared WAL index (psycopg checks the process before it ends a session).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
-import weakref
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
-from airfoil.core.forks import forked_from, keep_past_fork
+from airfoil.core.forks import abandon, forked_from, keep_past_fork
 
 __all__ = ["new_engine"]
 
 _PID = "airfoil_pid"
-_lock = threading.Lock()
-_engines: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-#: The parent's pools and driver connections, referenced for the child's life: released,
-#: a SQLite connection would roll back (and a driver might close) what the parent uses.
-_abandoned: list[object] = []
 
 
 def new_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
@@ -47,11 +41,14 @@ def new_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     sa.event.listen(engine, "checkout", _checkout)
     sa.event.listen(engine, "reset", functools.partial(_reset, engine.dialect))
     sa.event.listen(engine, "close", _close)
-    keep_past_fork(engine)
-    with _lock:
-        _engines.add(engine)
-        _install_hook()
+    keep_past_fork(engine, _dispose_in_child)
     return engine
+
+
+def _dispose_in_child(engine: sa.Engine) -> None:
+    """In a forked child: a fresh pool, the parent's kept for the child's life, unclosed."""
+    abandon(engine.pool)
+    engine.dispose(close=False)
 
 
 def _foreign(record: ConnectionPoolEntry | None) -> bool:
@@ -68,7 +65,7 @@ def _stamp(_dbapi: Any, record: ConnectionPoolEntry) -> None:
 # protocols declare ``dbapi_connection`` read-only, and the documented pattern assigns it).
 def _checkout(dbapi: Any, record: Any, proxy: Any) -> None:
     if _foreign(record):
-        _abandoned.append(dbapi)
+        abandon(dbapi)
         record.dbapi_connection = proxy.dbapi_connection = None  # the pool closes nothing
         raise sa.exc.DisconnectionError(
             f"connection record belongs to pid {record.info[_PID]}, "
@@ -87,7 +84,7 @@ def _reset(
 
 def _close(dbapi: Any, record: Any) -> None:
     if _foreign(record):
-        _abandoned.append(dbapi)
+        abandon(dbapi)
         record.dbapi_connection = _Closed()  # what the pool closes next
 
 
@@ -96,16 +93,3 @@ class _Closed:
 
     def close(self) -> None:
         pass
-
-
-@functools.cache
-def _install_hook() -> None:
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.Lock()  # another thread of the parent's may have held it at the fork
-    for engine in list(_engines):
-        _abandoned.append(engine.pool)
-        engine.dispose(close=False)
