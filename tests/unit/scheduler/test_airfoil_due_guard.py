@@ -197,6 +197,31 @@ def test_due_gang_starving_holds_a_long_gang_only_while_a_starving_single_waits(
     assert "g2" not in [s.item_id for s in d.starts]
 
 
+def test_due_gang_others_holds_a_long_gang_only_behind_other_projects_work() -> None:
+    """``due_gang_others`` (an experimental setting, off; twenty-seventh session): with
+    ``due_gang_queue``, only other projects' waiting work counts towards the queue that
+    makes the due gangs' budget apply."""
+    policy = AirfoilPolicy(
+        due_gang_hours=8.0, due_gang_scale=None, due_gang_queue=1.0, due_gang_others=True
+    )
+    long = gpus("g2", 4, gang=2, project="a", submit=1_000.0, estimate=36_000.0)  # over it
+    # 8 + 32 GPUs of its own project's work wait behind it (over one 32-GPU cluster): the
+    # budget does not apply, the gang starts
+    own = [gpus(f"own{i}", 8, project="a", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long, *own], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" in [s.item_id for s in d.starts]
+    # the whole queue counts without the setting: the budget holds the gang
+    whole = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None, due_gang_queue=1.0)
+    d = decide([long, *own], _due_gang_running(), FOUR_NODES, now=NOW, policy=whole)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+    # 32 GPUs of another project's work wait: the budget holds the gang
+    others = [gpus(f"b{i}", 8, project="b", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long, *others], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
 @pytest.mark.parametrize("hours", [0.0, -1.0, float("inf")])
 def test_bad_due_gang_hours_are_refused(hours: float) -> None:
     with pytest.raises(InvalidPolicyError, match=r"due_gang_hours must be positive and finite"):

@@ -216,6 +216,17 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         victim = state.running[item_id]
         at = victim.entry.item.preempted_at
         assert len(at) < 2 or at[-2] + 600.0 <= now or now - victim.start >= victim.entry.estimate
+    # las_queue: the least-attained-service pass preempts only behind a queue of q clusters
+    # (without moves or due gangs, nothing else preempts: then no preemption at all)
+    for bar in (0.5, 1.0):
+        check_invariants(AirfoilPolicy(las_queue=bar), cluster, run, queue, {}, now)
+        gated = AirfoilPolicy(las_queue=bar, defragment=False)
+        check_invariants(gated, cluster, run, queue, {}, now)
+        state = build(gated, cluster, run, queue, {}, now)
+        asked = sum(e.demand[2] * e.workers for e in state.waiting.values())
+        gangs = [e for e in state.waiting.values() if e.workers > 1]
+        if asked < bar * state.totals[2] and not gangs:
+            assert state.decide(now).preemptions == ()
     # due gangs taking whole-node singles last
     check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
     # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
@@ -241,6 +252,11 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_starving=True, gang_after=0.0
         )
         check_invariants(starving, *scenario)
+        # ... or only behind other projects' waiting work
+        others = AirfoilPolicy(
+            due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_others=True, gang_after=0.0
+        )
+        check_invariants(others, *scenario)
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
