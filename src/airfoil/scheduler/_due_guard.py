@@ -72,7 +72,6 @@ class DueGuard:
         "_limit",
         "_now",
         "_others",
-        "_others_total",
         "_queue_bar",
         "_relaxed",
         "_shadow",
@@ -149,10 +148,9 @@ class DueGuard:
         self._queue_bar: float | None = (
             gang_queue * state.totals[2] if gang_queue is not None else None
         )
-        # ``gang_others``: GPUs asked per project (filled once, when first needed; ``None``:
-        # the whole queue counts)
-        self._others: dict[str, int] | None = {} if gang_others else None
-        self._others_total = -1  # the whole queue's GPUs (-1: not summed yet)
+        # ``gang_others``: per project, whether other projects' waiting work reaches the
+        # bar (looked up when first needed; ``None``: the whole queue counts)
+        self._others: dict[str, bool] | None = {} if gang_others else None
         if backfill or counts_gangs:
             for run in state.due_running.values():
                 entry = run.entry
@@ -289,18 +287,23 @@ class DueGuard:
 
     def _others_queue(self, project: str) -> bool:
         """Whether the waiting work of other projects than ``project`` asks for
-        ``gang_queue`` times the cluster's GPUs (the queue summed per project once)."""
-        bar, asked = self._queue_bar, self._others
-        if bar is None or bar <= 0 or asked is None:
+        ``gang_queue`` times the cluster's GPUs (a walk of the queue stopping at the bar,
+        once per project and decision)."""
+        bar, known = self._queue_bar, self._others
+        if bar is None or bar <= 0 or known is None:
             return True
-        if self._others_total < 0:
-            total = 0
+        found = known.get(project)
+        if found is None:
+            asked = 0
+            found = False
             for entry in self._state.waiting.values():
-                gpus = entry.demand[2] * entry.workers
-                asked[entry.project] = asked.get(entry.project, 0) + gpus
-                total += gpus
-            self._others_total = total
-        return self._others_total - asked.get(project, 0) >= bar
+                if entry.project != project:
+                    asked += entry.demand[2] * entry.workers
+                    if asked >= bar:
+                        found = True
+                        break
+            known[project] = found
+        return found
 
     def _count_gang(self, c: int, m: int, g: int) -> None:
         self._gang_runs = True
