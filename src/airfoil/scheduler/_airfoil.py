@@ -57,7 +57,8 @@
    when no work started as due runs, a due item starts whatever its size. Due gangs may
    also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs,
    or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
-   it holds back later gangs only).
+   it holds back later gangs only), while other projects' waiting work asks for at least
+   ``due_gang_queue`` (1) times the cluster's GPUs (``due_gang_others``).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
@@ -207,7 +208,8 @@ class AirfoilPolicy(Policy):
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
         due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
-            while the waiting work asks for at least this many times the cluster's GPUs.
+            while the waiting work asks for at least this many times the cluster's GPUs
+            (``1.0`` by default, with ``due_gang_others``; ``None``: always).
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
@@ -220,7 +222,8 @@ class AirfoilPolicy(Policy):
         defragment_preempted: ``defragment``'s claimant need not have waited
             ``defragment_after`` times its estimate if it was preempted before (``False``).
         due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
-            than the gang's counts towards that queue (``False``, the default).
+            than the gang's counts towards that queue (``True`` by default, twenty-seventh
+            session: the budget protects other tenants' work, not a tenant's own).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -259,12 +262,12 @@ class AirfoilPolicy(Policy):
     due_backfill: bool = False
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
-    due_gang_queue: float | None = None
+    due_gang_queue: float | None = 1.0
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
     due_gang_starving: bool = False
     defragment_preempted: bool = False
-    due_gang_others: bool = False
+    due_gang_others: bool = True
 
     def __post_init__(self) -> None:
         problems = []
