@@ -57,7 +57,8 @@
    when no work started as due runs, a due item starts whatever its size. Due gangs may
    also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs,
    or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
-   it holds back later gangs only).
+   it holds back later gangs only), while other projects' waiting work asks for at least
+   ``due_gang_queue`` (1) times the cluster's GPUs (``due_gang_others``).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
@@ -74,7 +75,6 @@ docs/scheduling.md gives the figures and why each setting has its value.
 
 from __future__ import annotations
 
-import heapq
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
@@ -88,6 +88,7 @@ from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
+from airfoil.scheduler._las_queue import asks_at_least, fair_order
 from airfoil.scheduler._model import RECENT_PREEMPTIONS
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
@@ -165,6 +166,9 @@ class AirfoilPolicy(Policy):
         srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
             makes room for the claimant's one worker, never a second one (and none for a
             claimant of several workers); ``True`` by default.
+        las_queue: the least-attained-service pass preempts (``srpt_ratio``'s rule too) only
+            while the waiting work, less the due pass's, asks for at least this many times
+            the cluster's GPUs (``None``, the default: always; twenty-seventh session).
         defragment: at the end of a decision, start a waiting single worker that the idle
             capacity adds up to but no node holds by moving running work onto that idle room
             (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
@@ -204,7 +208,8 @@ class AirfoilPolicy(Policy):
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
         due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
-            while the waiting work asks for at least this many times the cluster's GPUs.
+            while the waiting work asks for at least this many times the cluster's GPUs
+            (``1.0`` by default, with ``due_gang_others``; ``None``: always).
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
@@ -216,6 +221,9 @@ class AirfoilPolicy(Policy):
             bound waits (``False``, the default; twenty-sixth session, not adopted).
         defragment_preempted: ``defragment``'s claimant need not have waited
             ``defragment_after`` times its estimate if it was preempted before (``False``).
+        due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
+            than the gang's counts towards that queue (``True`` by default, twenty-seventh
+            session: the budget protects other tenants' work, not a tenant's own).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -239,6 +247,7 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
+    las_queue: float | None = None
     defragment: bool = True
     defragment_whole_only: bool = True
     defragment_spare_due: bool = True
@@ -253,11 +262,12 @@ class AirfoilPolicy(Policy):
     due_backfill: bool = False
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
-    due_gang_queue: float | None = None
+    due_gang_queue: float | None = 1.0
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
     due_gang_starving: bool = False
     defragment_preempted: bool = False
+    due_gang_others: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -298,10 +308,9 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
             )
-        if self.srpt_queue is not None and not 0 <= self.srpt_queue < math.inf:
-            problems.append(
-                f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
-            )
+        for name in ("srpt_queue", "las_queue"):
+            if (value := getattr(self, name)) is not None and not 0 <= value < math.inf:
+                problems.append(f"{name} must be a finite number >= 0 or None, got {value}")
         if self.defragment_gain is not None and not 0 <= self.defragment_gain < math.inf:
             problems.append(
                 f"defragment_gain must be a finite number >= 0 or None, got {self.defragment_gain}"
@@ -390,6 +399,7 @@ class AirfoilPolicy(Policy):
                 gang_hours=self.due_gang_hours,
                 gang_scale=self.due_gang_scale,
                 gang_starving=self.due_gang_starving,
+                gang_others=self.due_gang_others,
             )
             if self.due_share is not None
             else None
@@ -495,20 +505,20 @@ class AirfoilPolicy(Policy):
         # srpt_ratio: the last level's items may also preempt that level's work (below)
         srpt = self.srpt_ratio
         reach = top + 1 if srpt is not None and top == len(self.thresholds) else top
-        if reach > top and self.srpt_queue is not None:
-            # srpt_queue: only while the last level's waiting work asks for that many clusters
-            # (the order is sorted by level first: the last level is its tail)
-            # (what the state keeps per level, less what the due pass served: a walk of the
-            # queue stopping once the bar is reached concludes the same, the terms being >= 0)
-            bar = self.srpt_queue * state.totals[2]
-            asked = sum(gpus for level, gpus in state.asked_gpus.items() if level >= top)
-            if asked >= bar:
-                for item_id in served:
-                    e = waiting.get(item_id)
-                    if e is not None and e.key[0] >= top:
-                        asked -= e.demand[2] * e.workers
-            if asked < bar:
-                reach = top
+        # srpt_queue: only while the last level's waiting work asks for that many clusters
+        # (the order is sorted by level first: the last level is its tail)
+        gpus = state.totals[2]
+        queue = self.srpt_queue
+        if (
+            reach > top
+            and queue is not None
+            and not asks_at_least(state, served, top, queue * gpus)
+        ):
+            reach = top
+        # las_queue: no preemption at all below a queue of that many clusters
+        queue = self.las_queue
+        if reach > 0 and queue is not None and not asks_at_least(state, served, 0, queue * gpus):
+            reach = 0
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
@@ -531,7 +541,7 @@ class AirfoilPolicy(Policy):
         capped = guard is not None  # due items take the guard's branch
         no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
-        order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
+        order: Iterator[QueueKey] = fair_order(rnd, served) if state.quotas else iter(state.order)
         # rnd.reasons is replaced only by explain_rest, after which this loop ends
         explain, reasons = rnd.explain, rnd.reasons
         horizon = self.place_horizon
@@ -762,37 +772,3 @@ def _time_run(item: WorkItem) -> float:
     resources = item.resources
     rate = item.gang_size * (resources.gpu or resources.cpu)
     return item.attained / rate if rate > 0 else 0.0
-
-
-def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
-    """The waiting keys by level, then priority, then the project with the lowest share.
-
-    Dominant-resource fairness between projects within a level and priority: each time, the
-    next item comes from the project whose weighted dominant share is lowest *now* (counting
-    what this round started before), and within a project, in queue order. Levels never go
-    down from one key to the next, since each project's queue is sorted by level first.
-    """
-    orders = rnd.state.project_order
-    heap: list[tuple[int, int, float, str]] = []
-    cursor: dict[str, int] = {}
-    for project, queue in orders.items():
-        i = _next_unskipped(queue, 0, skip)
-        if i < len(queue):
-            cursor[project] = i
-            heap.append((queue[i][0], queue[i][1], rnd.share(project), project))
-    heapq.heapify(heap)
-    while heap:
-        project = heapq.heappop(heap)[3]
-        queue = orders[project]
-        i = cursor[project]
-        yield queue[i]
-        i = _next_unskipped(queue, i + 1, skip)
-        if i < len(queue):
-            cursor[project] = i
-            heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
-
-
-def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
-    while i < len(queue) and queue[i][4] in skip:
-        i += 1
-    return i

@@ -25,7 +25,9 @@ And one tighter cap (off by default): ``gang_share``, the largest share due *gan
 cap stays for single workers past their starvation bound. As with the cap itself, a gang
 may start whatever its size when no gang started as due runs. With ``gang_queue``, that cap
 applies only while the waiting work asks for at least that many times the cluster's GPUs
-(a long queue of other work behind the gangs; at low load the gangs are not held).
+(a long queue of other work behind the gangs; at low load the gangs are not held), and
+with ``gang_others`` only the waiting work of other projects than the gang's counts (the
+queue of other tenants' work behind the gangs; twenty-seventh session, off by default).
 
 And a budget on how long due gangs hold the cluster (off by default; twenty-second session):
 ``gang_hours`` h, the most GPU-time due gangs may be expected to hold, in hours of the whole
@@ -69,6 +71,7 @@ class DueGuard:
         "_gangs_closed",
         "_limit",
         "_now",
+        "_others",
         "_queue_bar",
         "_relaxed",
         "_shadow",
@@ -94,6 +97,7 @@ class DueGuard:
         gang_hours: float | None = None,
         gang_scale: float | None = None,
         gang_starving: bool = False,
+        gang_others: bool = False,
     ) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
@@ -144,6 +148,9 @@ class DueGuard:
         self._queue_bar: float | None = (
             gang_queue * state.totals[2] if gang_queue is not None else None
         )
+        # ``gang_others``: per project, whether other projects' waiting work reaches the
+        # bar (looked up when first needed; ``None``: the whole queue counts)
+        self._others: dict[str, bool] | None = {} if gang_others else None
         if backfill or counts_gangs:
             for run in state.due_running.values():
                 entry = run.entry
@@ -183,7 +190,9 @@ class DueGuard:
         gang_limit = self._gang_limit
         if w > 1 and gang_limit is not None and self._gang_runs:
             gang_used = self._gang_used
-            if any(gang_used[d] + need[d] > gang_limit[d] for d in range(3)) and self._applies():
+            if any(gang_used[d] + need[d] > gang_limit[d] for d in range(3)) and self._applies(
+                entry
+            ):
                 self._gangs_closed = True  # later gangs wait too; single workers do not
                 return True
         budget = self._gang_budget
@@ -192,7 +201,7 @@ class DueGuard:
             and budget is not None
             and self._gang_runs
             and self._gang_work + need[2] * entry.estimate > budget
-            and self._applies()
+            and self._applies(entry)
         ):
             self._gangs_closed = True  # as for ``gang_share``
             return True
@@ -241,9 +250,12 @@ class DueGuard:
             if self.backfill and self._shadow is None:
                 self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
 
-    def _applies(self) -> bool:
-        """Whether the gang caps apply now: behind a long queue (``gang_queue``) and, with
+    def _applies(self, entry: WaitingEntry) -> bool:
+        """Whether the gang caps apply now to the gang ``entry``: behind a long queue
+        (``gang_queue``; with ``gang_others``, of other projects' work) and, with
         ``gang_starving``, while a single worker past its starvation bound waits."""
+        if self._others is not None:
+            return self._others_queue(entry.project) and self._starving_waits()
         return self._long_queue() and self._starving_waits()
 
     def _starving_waits(self) -> bool:
@@ -272,6 +284,26 @@ class DueGuard:
                 return True
         self._queue_bar = math.inf
         return False
+
+    def _others_queue(self, project: str) -> bool:
+        """Whether the waiting work of other projects than ``project`` asks for
+        ``gang_queue`` times the cluster's GPUs (a walk of the queue stopping at the bar,
+        once per project and decision)."""
+        bar, known = self._queue_bar, self._others
+        if bar is None or bar <= 0 or known is None:
+            return True
+        found = known.get(project)
+        if found is None:
+            asked = 0
+            found = False
+            for entry in self._state.waiting.values():
+                if entry.project != project:
+                    asked += entry.demand[2] * entry.workers
+                    if asked >= bar:
+                        found = True
+                        break
+            known[project] = found
+        return found
 
     def _count_gang(self, c: int, m: int, g: int) -> None:
         self._gang_runs = True

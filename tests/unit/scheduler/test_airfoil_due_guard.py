@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sched_factories import gpu_node, gpus, running, starts
 
@@ -13,6 +15,13 @@ pytestmark = pytest.mark.unit
 
 FOUR_NODES = [gpu_node(f"n{i}", 8) for i in range(4)]
 NOW = 50_000.0
+
+
+def _caps(**settings: Any) -> AirfoilPolicy:
+    """``AirfoilPolicy`` with the due gangs' caps applying whatever waits (``due_gang_queue``
+    None: the default's bar on other projects' queue is tested on its own below), then
+    ``settings``."""
+    return AirfoilPolicy(**{"due_gang_queue": None, "due_gang_others": False, **settings})
 
 
 def _due_gang_running() -> list:
@@ -80,7 +89,7 @@ def test_due_gangs_apart_starts_due_single_workers_behind_a_held_gang() -> None:
 
 def test_due_gang_share_caps_due_gangs_but_not_starving_single_workers() -> None:
     # gangs may hold half of 32 GPUs: "g2" (16 + 8 of 16) waits; the starving job starts
-    policy = AirfoilPolicy(due_gang_share=0.5)
+    policy = _caps(due_gang_share=0.5)
     small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
     queue = [small_gang, _starving("long", 100_000.0)]
     d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
@@ -93,7 +102,7 @@ def test_due_gang_share_caps_due_gangs_but_not_starving_single_workers() -> None
 
 
 def test_due_gang_queue_applies_the_gang_cap_only_behind_a_long_queue() -> None:
-    policy = AirfoilPolicy(due_gang_share=0.5, due_gang_queue=2.0)
+    policy = _caps(due_gang_share=0.5, due_gang_queue=2.0)
     small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
     # 8 GPUs waiting, under 2 x 32: the gang cap does not apply and the gang starts
     d = decide([small_gang], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
@@ -123,7 +132,7 @@ def test_due_gang_hours_holds_a_long_gang_but_not_a_short_one() -> None:
     # the gang running (16 GPUs) is expected to hold 16 x 50,000 s = 222 GPU-hours more, under
     # a budget of 8 hours of the 32-GPU cluster (256 GPU-hours); the due_share cap (28 GPUs)
     # lets a second gang of 8 GPUs start either way
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=None)
     short = gpus("g2", 4, gang=2, submit=1_000.0, estimate=3_600.0)  # 8 GPU-hours more
     d = decide([short], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
     assert [s.item_id for s in d.starts] == ["g2"]
@@ -137,13 +146,13 @@ def test_due_gang_hours_holds_a_long_gang_but_not_a_short_one() -> None:
         _due_gang_running(),
         FOUR_NODES,
         now=NOW,
-        policy=AirfoilPolicy(due_gang_hours=None, due_gang_scale=None),
+        policy=_caps(due_gang_hours=None, due_gang_scale=None),
     )
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
 def test_due_gang_hours_holds_back_later_gangs_but_not_starving_single_workers() -> None:
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=None)
     long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)
     later = gpus("g3", 2, gang=2, submit=1_500.0, estimate=600.0)
     d = decide(
@@ -158,14 +167,14 @@ def test_due_gang_hours_holds_back_later_gangs_but_not_starving_single_workers()
 
 
 def test_due_gang_hours_lets_one_gang_start_whatever_its_length_when_none_runs() -> None:
-    policy = AirfoilPolicy(due_gang_hours=1.0, due_gang_scale=None)
+    policy = _caps(due_gang_hours=1.0, due_gang_scale=None)
     long = gpus("g2", 8, gang=2, submit=1_000.0, estimate=1e6)  # far over 32 GPU-hours
     d = decide([long], [], FOUR_NODES, now=NOW, policy=policy)
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
 def test_due_gang_hours_counts_a_gang_past_its_estimate_as_ending_now() -> None:
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=None)
     overrun = [running(gpus("g1", 8, gang=2, estimate=10_000.0), "n0", "n1")]  # ended at 10,000 s
     long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)  # 80 of 256 GPU-hours
     d = decide([long], overrun, FOUR_NODES, now=NOW, policy=policy)
@@ -175,7 +184,7 @@ def test_due_gang_hours_counts_a_gang_past_its_estimate_as_ending_now() -> None:
 def test_due_gang_starving_holds_a_long_gang_only_while_a_starving_single_waits() -> None:
     """``due_gang_starving`` (an experimental setting, off; twenty-sixth session): the due
     gangs' budget applies only while a single worker past its starvation bound waits."""
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None, due_gang_starving=True)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=None, due_gang_starving=True)
     long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)  # over the budget
     # nothing starves (a fresh job waits, not yet past its bound): the gang starts
     fresh = gpus("fresh", 4, submit=NOW - 10.0, estimate=60.0)
@@ -192,9 +201,51 @@ def test_due_gang_starving_holds_a_long_gang_only_while_a_starving_single_waits(
     assert [s.item_id for s in d.starts] == ["short"]
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
     # without the setting the budget holds the gang either way
-    plain = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    plain = _caps(due_gang_hours=8.0, due_gang_scale=None)
     d = decide([long, fresh], _due_gang_running(), FOUR_NODES, now=NOW, policy=plain)
     assert "g2" not in [s.item_id for s in d.starts]
+
+
+def test_due_gang_others_holds_a_long_gang_only_behind_other_projects_work() -> None:
+    """``due_gang_others`` (an experimental setting, off; twenty-seventh session): with
+    ``due_gang_queue``, only other projects' waiting work counts towards the queue that
+    makes the due gangs' budget apply."""
+    policy = AirfoilPolicy(
+        due_gang_hours=8.0, due_gang_scale=None, due_gang_queue=1.0, due_gang_others=True
+    )
+    long = gpus("g2", 4, gang=2, project="a", submit=1_000.0, estimate=36_000.0)  # over it
+    # 8 + 32 GPUs of its own project's work wait behind it (over one 32-GPU cluster): the
+    # budget does not apply, the gang starts
+    own = [gpus(f"own{i}", 8, project="a", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long, *own], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" in [s.item_id for s in d.starts]
+    # the whole queue counts without the setting: the budget holds the gang
+    whole = _caps(due_gang_hours=8.0, due_gang_scale=None, due_gang_queue=1.0)
+    d = decide([long, *own], _due_gang_running(), FOUR_NODES, now=NOW, policy=whole)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+    # 32 GPUs of another project's work wait: the budget holds the gang
+    others = [gpus(f"b{i}", 8, project="b", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long, *others], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
+def test_by_default_the_budget_holds_a_long_gang_only_behind_a_cluster_of_others_work() -> None:
+    """The default (twenty-seventh session): ``due_gang_queue`` 1 with ``due_gang_others``."""
+    default = AirfoilPolicy()
+    assert (default.due_gang_queue, default.due_gang_others) == (1.0, True)
+    # the default's queue settings with a budget of 8 cluster-hours alone (with the scale of
+    # mean gangs seen, two gangs never pass it): "g2" of project "a" is over it
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    long_gang = gpus("g2", 4, gang=2, project="a", submit=1_000.0, estimate=36_000.0)
+    own = [gpus(f"own{i}", 8, project="a", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long_gang, *own], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" in [s.item_id for s in d.starts]
+    others = [gpus(f"b{i}", 8, project="b", submit=NOW - 10.0, estimate=60.0) for i in range(4)]
+    d = decide([long_gang, *others], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
 
 
 @pytest.mark.parametrize("hours", [0.0, -1.0, float("inf")])
@@ -215,7 +266,7 @@ def test_a_due_gang_asking_nothing_still_counts_as_a_due_gang_running(settings: 
         id="z", project="p", resources=ResourceSpec(cpu=0.0, mem=0, gpu=0), gang_size=2
     )
     gang = gpus("g2", 8, gang=2, submit=1_000.0, estimate=36_000.0)  # 16 GPUs, 160 GPU-hours
-    policy = AirfoilPolicy(**settings)
+    policy = _caps(**settings)
     d = decide([gang], [running(nothing, "n0", "n1")], FOUR_NODES, now=NOW, policy=policy)
     assert d.starts == ()
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
@@ -236,30 +287,30 @@ def test_due_gang_scale_holds_gangs_in_mean_gangs_seen_whatever_their_length(sca
     # under 1.1, at every scale
     run, gang, now = _scaled_gangs(scale)
     for k, starts_it in ((1.0, False), (1.1, True)):
-        policy = AirfoilPolicy(due_gang_hours=None, due_gang_scale=k)
+        policy = _caps(due_gang_hours=None, due_gang_scale=k)
         d = decide([gang], run, FOUR_NODES, now=now, policy=policy)
         assert [s.item_id for s in d.starts] == (["g2"] if starts_it else [])
     # the budget in hours (8 h of 32 GPUs: 921,600 GPU-s) holds it only once it is longer
-    hours = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    hours = _caps(due_gang_hours=8.0, due_gang_scale=None)
     d = decide([gang], run, FOUR_NODES, now=now, policy=hours)
     assert [s.item_id for s in d.starts] == (["g2"] if scale == 1.0 else [])
 
 
 def test_due_gang_scale_with_due_gang_hours_takes_the_larger_budget() -> None:
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=1.0)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=1.0)
     run, gang, now = _scaled_gangs(1.0)  # under 8 h, over one mean gang: the hours admit it
     assert [s.item_id for s in decide([gang], run, FOUR_NODES, now=now, policy=policy).starts]
     run, gang, now = _scaled_gangs(2.0)  # over both
     assert decide([gang], run, FOUR_NODES, now=now, policy=policy).starts == ()
     run, gang, now = _scaled_gangs(2.0)  # under 1.1 mean gangs (over 8 h): the mean admits it
-    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=1.1)
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=1.1)
     assert [s.item_id for s in decide([gang], run, FOUR_NODES, now=now, policy=policy).starts]
 
 
 def test_the_state_counts_each_gang_once_at_submission() -> None:
     # the mean is history: a gang preempted and queued again is not counted twice, a gang
     # that ended still counts, and single workers do not
-    state = SchedulerState(FOUR_NODES, policy=AirfoilPolicy(due_gang_scale=1.0))
+    state = SchedulerState(FOUR_NODES, policy=_caps(due_gang_scale=1.0))
     state.submit(gpus("g1", 8, gang=2, estimate=1_000.0, interruptible=True))
     state.submit(gpus("s1", 8, estimate=50_000.0))
     state.start("g1", ["n0", "n1"], 0.0)

@@ -654,6 +654,33 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
         AirfoilPolicy(srpt_queue=-1.0)
 
 
+def test_with_las_queue_least_attained_service_preempts_only_behind_a_long_enough_queue() -> None:
+    """``las_queue`` (an experimental setting, off; twenty-seventh session): no preemption by
+    the least-attained-service pass while the waiting work asks for fewer than q clusters."""
+    # (whole-node swaps on, so that one 8-GPU job may take another's node)
+    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]  # level 1
+    fresh = gpus("fresh", 8, submit=5.0, estimate=3_600.0)  # level 0, one cluster's worth
+    assert AirfoilPolicy(**_SWAPS).las_queue is None
+    d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(**_SWAPS))
+    assert d.preemptions == ("long",)
+    for bar, stops in ((0.5, ("long",)), (1.0, ("long",)), (2.0, ())):
+        policy = AirfoilPolicy(las_queue=bar, **_SWAPS)
+        d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=policy)
+        assert d.preemptions == stops, bar
+        if not stops:
+            assert starts(d) == []
+            assert "fresh" in d.reasons
+    # a second waiting item makes the queue two clusters' worth: the first preempts again
+    other = gpus("other", 8, submit=6.0, estimate=7_200.0)
+    d = decide(
+        [fresh, other], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(las_queue=2.0, **_SWAPS)
+    )
+    assert d.preemptions == ("long",)
+    assert starts(d) == [("fresh", ("n0",))]
+    with pytest.raises(InvalidPolicyError, match="las_queue must be a finite number >= 0"):
+        AirfoilPolicy(las_queue=float("inf"))
+
+
 def _halves() -> list[RunningItem]:
     # n0 and n1: 4 of 8 GPUs each held by interruptible level-0 work; n2: full, not
     # interruptible

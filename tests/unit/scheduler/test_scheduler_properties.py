@@ -27,6 +27,7 @@ from airfoil.scheduler import (
     policy_names,
 )
 from airfoil.scheduler._round import Round
+from airfoil.scheduler._state import WaitingEntry
 from airfoil.scheduler._victim_index import RestartWait
 
 pytestmark = pytest.mark.unit
@@ -216,6 +217,17 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         victim = state.running[item_id]
         at = victim.entry.item.preempted_at
         assert len(at) < 2 or at[-2] + 600.0 <= now or now - victim.start >= victim.entry.estimate
+    # las_queue: the least-attained-service pass preempts only behind a queue of q clusters
+    # (without moves or due gangs, nothing else preempts: then no preemption at all)
+    for bar in (0.5, 1.0):
+        check_invariants(AirfoilPolicy(las_queue=bar), cluster, run, queue, {}, now)
+        gated = AirfoilPolicy(las_queue=bar, defragment=False)
+        check_invariants(gated, cluster, run, queue, {}, now)
+        state = build(gated, cluster, run, queue, {}, now)
+        asked = sum(e.demand[2] * e.workers for e in state.waiting.values())
+        gangs = [e for e in state.waiting.values() if e.workers > 1]
+        if asked < bar * state.totals[2] and not gangs:
+            assert state.decide(now).preemptions == ()
     # due gangs taking whole-node singles last
     check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
     # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
@@ -241,6 +253,11 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_starving=True, gang_after=0.0
         )
         check_invariants(starving, *scenario)
+        # ... or only behind other projects' waiting work
+        others = AirfoilPolicy(
+            due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_others=True, gang_after=0.0
+        )
+        check_invariants(others, *scenario)
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
@@ -425,9 +442,11 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         e.workers == 1 and e.reserve_from is not None and e.reserve_from <= now
         for e in state.waiting.values()
     )
-    if budgets and policy.due_gang_queue is None and (starving or not policy.due_gang_starving):
+    queued = _gang_queue_applies(policy, state, entries, now)
+    if budgets and queued and (starving or not policy.due_gang_starving):
         # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
-        # (with due_gang_starving, only while a single worker past its starvation bound waits)
+        # (with due_gang_starving, only while a single worker past its starvation bound waits;
+        # with due_gang_queue, checked when the queue made the budget apply to every gang)
         budget = max(budgets)
         held = [
             run
@@ -444,6 +463,26 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
             assert not held and len(new) == 1, (
                 f"airfoil started due gangs past their budget: {work:.0f} > {budget:.0f} GPU-s"
             )
+
+
+def _gang_queue_applies(
+    policy: AirfoilPolicy, state: SchedulerState, started: list[WaitingEntry], now: float
+) -> bool:
+    """Whether ``due_gang_queue`` let the gangs' caps apply to every due gang ``started``:
+    the waiting work (with ``due_gang_others``, of other projects than the gang's) asks for
+    that many times the cluster's GPUs (``None``: always)."""
+    if policy.due_gang_queue is None:
+        return True
+    bar = policy.due_gang_queue * state.totals[2]
+    waiting = list(state.waiting.values())
+    if not policy.due_gang_others:
+        return sum(e.demand[2] * e.workers for e in waiting) >= bar
+    gangs = [e for e in started if e.workers > 1 and e.reserve_from is not None]
+    return all(
+        sum(e.demand[2] * e.workers for e in waiting if e.project != gang.project) >= bar
+        for gang in gangs
+        if gang.reserve_from is not None and gang.reserve_from <= now
+    )
 
 
 @st.composite
