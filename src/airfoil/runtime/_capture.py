@@ -24,10 +24,13 @@ capturing thread are written to it with their level (see that module).
 Invariants: the routers are installed while at least one attempt captures or a
 :func:`hold` is open, and the streams they replaced are put back when the last of these
 ends (unless someone replaced the routers meanwhile, whose streams are then left alone).
-The logging record handler is on the root logger only while at least one attempt captures,
-hold or not: ``logging.basicConfig`` does nothing when the root has any handler, so code
-run between attempts (a task module a worker imports for its next attempt, before that
-attempt captures) must find the root logger as the program left it.
+The logging record handler is on the root logger while at least one attempt captures, and
+inside a hold from the first attempt on until the hold ends, except where a task's code is
+imported: ``logging.basicConfig`` does nothing when the root has any handler, so a task
+module a worker or an inline run imports for its next attempt (before that attempt
+captures) must find the root logger as the program left it. The loader calls
+:func:`before_import` first, which takes the handler off while no attempt captures; the next
+attempt puts it back (and filters a console handler the module configured).
 
 A driver that runs many attempts one after another (the inline executor: a map of 1,000
 items is 1,000 attempts; a worker process for its whole life) holds the capture, so the
@@ -57,7 +60,14 @@ from airfoil.runtime._log_records import (
     remove_record_handler,
 )
 
-__all__ = ["capture_fds", "capture_streams", "current_log", "hold", "hold_fds"]
+__all__ = [
+    "before_import",
+    "capture_fds",
+    "capture_streams",
+    "current_log",
+    "hold",
+    "hold_fds",
+]
 
 _lock = threading.Lock()
 #: A log: a text stream, or a StampedLog (lines and records with their time and level).
@@ -208,22 +218,27 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
                 _targets[ident] = outer
                 if self._outer_adopter is not None:
                     _adopters[ident] = self._outer_adopter
-            if not _targets:
-                # Off the root logger as soon as no attempt captures, hold or not: code that
-                # runs between attempts (a task module imported by the next attempt, before
-                # it captures) must find the root as the program left it. With our handler
-                # on it, that module's logging.basicConfig(level=INFO) saw a handler and did
-                # nothing (no level, no console), and its INFO records were never made.
-                remove_record_handler()
-                if not _holds:
-                    _uninstall()
+            if not _targets and not _holds:
+                _uninstall()  # the record handler too
+
+
+def before_import() -> None:
+    """Take the record handler off the root logger unless an attempt captures: a task
+    module about to be imported must find the root as the program left it. With the
+    handler of a hold on it, that module's ``logging.basicConfig(level=INFO)`` saw a handler
+    and did nothing (no level, no console), and its INFO records were never made. Inside a
+    hold the handler otherwise stays from one attempt to the next (adding and removing it
+    each attempt took the logging module's lock twice)."""
+    with _lock:
+        if not _targets:
+            remove_record_handler()
 
 
 class hold:  # a lower-case name: used as a context manager, like capture_streams
     """Keep the routers installed while inside, across the attempts run meanwhile (by any
     thread); put the streams back when the last hold and the last attempt have ended. Nests,
-    and is re-entrant. The logging record handler is not held: it is on the root logger only
-    while an attempt captures (see :func:`capture_streams`)."""
+    and is re-entrant. The logging record handler, once an attempt put it on the root logger,
+    stays there too, except while a task's code is imported (see :func:`before_import`)."""
 
     __slots__ = ()
 

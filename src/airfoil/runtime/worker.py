@@ -59,7 +59,7 @@ from airfoil.executors.base import (
     ChildTransport,
     live_log_key,
 )
-from airfoil.runtime._capture import capture_fds, capture_streams, hold_fds
+from airfoil.runtime._capture import before_import, capture_fds, capture_streams, hold_fds
 from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
@@ -467,6 +467,7 @@ class WorkerRuntime:
                 # Under the attempt's timer (a slow import is the attempt's, as in run_attempt)
                 with _Timeout.of(request, in_process):
                     self.preload(request.task, request.code_root)  # the code root on sys.path
+                    before_import()  # converter modules may configure logging too
                     load_converters(self._converters)
             except AirfoilError as exc:
                 return AttemptResult(
