@@ -202,7 +202,8 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
         with _lock:
             self._outer = _targets.get(ident)
             self._outer_adopter = _adopters.get(ident)
-            _install()
+            if type(sys.stdout) is not _Router or type(sys.stderr) is not _Router:
+                _install()  # (in place already inside a hold, unless the last task replaced one)
             _targets[ident] = log
             _adopters[ident] = (_thread_idents(), log)
         if type(log) is StampedLog:

@@ -555,11 +555,7 @@ def run_attempt(
     """
     started = time.time()
     known = tuple(v for v in request.secrets.values() if v) if request.secrets else ()
-    log = (
-        _LiveLog(blobs, request.log_key, 0.5, known)
-        if request.log_key
-        else io.StringIO()
-    )
+    log = _LiveLog(blobs, request.log_key, 0.5, known) if request.log_key else io.StringIO()
     stamped = StampedLog(log)  # lines and logging records with their time and level
     traceparent = request.context.get("traceparent", "")
     if traceparent.count("-") == 3:  # traced (an OTLP endpoint is configured): say which trace
