@@ -186,17 +186,22 @@ _active: dict[int, threading.Thread] | None = getattr(threading, "_active", None
 class capture_streams:  # a lower-case name: used as a context manager, like contextlib's
     """Send this thread's writes to ``sys.stdout`` and ``sys.stderr`` (and those of threads it
     starts meanwhile, while it is the only attempt capturing) to ``log``. Nests: an inline
-    child attempt captures into its own log and hands the thread back when it ends.
+    child attempt captures into its own log and hands the thread back when it ends. With
+    ``fds`` (a worker process's attempt), inside :class:`capture_fds` too (entered first,
+    left last).
 
     A class rather than a generator: it is entered once per attempt, and on the inline
     executor a trivial attempt's whole cost is a few of these."""
 
-    __slots__ = ("_ident", "_log", "_outer", "_outer_adopter")
+    __slots__ = ("_fds", "_ident", "_log", "_outer", "_outer_adopter")
 
-    def __init__(self, log: _Log) -> None:
+    def __init__(self, log: _Log, fds: list[str] | None = None) -> None:
         self._log = log
+        self._fds = None if fds is None else capture_fds(fds)
 
     def __enter__(self) -> None:
+        if self._fds is not None:
+            self._fds.__enter__()
         ident = self._ident = threading.get_ident()
         log = self._log
         with _lock:
@@ -221,6 +226,8 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
                     _adopters[ident] = self._outer_adopter
             if not _targets and not _holds:
                 _uninstall()  # the record handler too
+        if self._fds is not None:
+            self._fds.__exit__(*exc)
 
 
 def before_import() -> None:

@@ -59,7 +59,7 @@ from airfoil.executors.base import (
     ChildTransport,
     live_log_key,
 )
-from airfoil.runtime._capture import before_import, capture_fds, capture_streams, hold_fds
+from airfoil.runtime._capture import before_import, capture_streams, hold_fds
 from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
@@ -83,9 +83,7 @@ __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
 _DEFAULT_TYPES = default_task_types()
-#: The context managers of an attempt that has nothing to set up for them (an inline
-#: attempt's file descriptors, a task without a timeout): one shared instance each.
-_NO_FDS: contextlib.nullcontext[None] = contextlib.nullcontext()
+#: The timer of an attempt whose task has no timeout: one shared instance.
 _NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
 #: The secrets of an attempt given none (read-only, and writes no file: one for all).
 _NO_SECRETS = Secrets()
@@ -598,10 +596,8 @@ def run_attempt(
                     os.environ[k] = v
             token = set_context(lazy)
             try:
-                with (
-                    _NO_FDS if in_process else capture_fds(fd_output),
-                    capture_streams(stamped),
-                ):
+                # (an inline attempt captures its thread's streams, not the process's fds)
+                with capture_streams(stamped, None if in_process else fd_output):
                     result = runner.run(taskdef, kwargs, request.task, blobs)
                     if isinstance(result, CoroutineType):  # (iscoroutine takes generators)
                         result = _run_coroutine(result)
