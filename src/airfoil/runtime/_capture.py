@@ -172,10 +172,10 @@ def _saved_streams() -> tuple[Any, ...]:
     return tuple(_saved.values())
 
 
-def _thread_idents() -> frozenset[int]:
-    """The idents of the threads alive now (a thread not yet started counts as 0)."""
-    if _active is not None:  # CPython: the running threads' table, copied in one C call
-        return frozenset(_active)  # (int keys: no Python code runs, no thread can interleave)
+def _idents() -> frozenset[int]:
+    """The idents of the threads alive now (a thread not yet started counts as 0), where
+    CPython's table of running threads (``_active``: int keys, copied with no Python code
+    run, so no thread can interleave) is not there."""
     return frozenset(t.ident or 0 for t in threading.enumerate())
 
 
@@ -210,11 +210,12 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
             if type(sys.stdout) is not _Router or type(sys.stderr) is not _Router:
                 _install()  # (in place already inside a hold, unless the last task replaced one)
             _targets[ident] = log
-            _adopters[ident] = (_thread_idents(), log)
+            # (the running threads' table copied in one C call; CPython's, else enumerate())
+            _adopters[ident] = (frozenset(_active) if _active is not None else _idents(), log)
         if type(log) is StampedLog:
             install_record_handler(current_log, _saved_streams)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, etype: object, exc: object, tb: object) -> None:
         ident, outer = self._ident, self._outer
         with _lock:
             if outer is None:
@@ -227,7 +228,7 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
             if not _targets and not _holds:
                 _uninstall()  # the record handler too
         if self._fds is not None:
-            self._fds.__exit__(*exc)
+            self._fds.__exit__(etype, exc, tb)
 
 
 def before_import() -> None:

@@ -571,7 +571,7 @@ def run_attempt(
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         # The timeout's interrupt covers loading the code and reading the inputs too; the
         # outputs, once the function returned, are bounded by the executor's hard stop only.
-        with _Timeout.of(request, in_process):
+        with _Timeout.of(request, in_process) if request.task.timeout_s else _NO_TIMEOUT:
             taskdef = load_task(request.task, request.code_root)
             if request.task.cache.enabled and not request.task.cache.version:
                 ran_version = _record_code_version(taskdef, request.task, blobs)
