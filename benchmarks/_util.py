@@ -83,6 +83,37 @@ def report(
     print(line, flush=True)
 
 
+def _attempts(n: int) -> Callable[[], object]:
+    """``n`` in-process attempts of B1's task under one inline executor session (A1)."""
+    import bench_core
+
+    from airfoil.executors.base import AttemptRequest
+    from airfoil.executors.inline import InlineExecutor
+    from airfoil.runtime.worker import WorkerRuntime
+    from airfoil.store.blob import LocalBlobStore
+    from airfoil.types import ValueContext, default_type_engine
+
+    blobs = LocalBlobStore(os.path.join(os.environ["AIRFOIL_HOME"], "blobs"))
+    one = default_type_engine().to_value(1, int, ValueContext(blobs=blobs))
+    request = AttemptRequest(
+        execution_id="ex",
+        node_id="n1",
+        attempt=1,
+        task=bench_core.inc.spec,
+        inputs={"x": one},
+        blob_url=blobs.root,
+        log_key="logs/ex/n1/1.log",
+    )
+    executor = InlineExecutor(blobs, WorkerRuntime())
+
+    def run() -> None:
+        with executor.session():
+            for _ in range(n):
+                executor.run_now(request)
+
+    return run
+
+
 def workload(which: str) -> Callable[[], object]:
     """One warm run of ``M1`` (a map of 1,000 trivial items + reduce), ``B1`` (a chain of
     100 trivial tasks), ``W1`` (a task calling a two-task workflow 50 times), or
@@ -118,6 +149,8 @@ def workload(which: str) -> Callable[[], object]:
         import bench_composition
 
         return bench_composition.w1
+    if which == "A1":
+        return _attempts(100)
     if which == "M1":
         import bench_control
 

@@ -10,6 +10,10 @@ without the process's start-up, imports and first-run costs.
     python benchmarks/count_instructions.py --runs 2 M1
     python benchmarks/count_instructions.py D0 D1          # airfoil's decide(), see below
 
+``A1`` is B1's attempts alone: 100 in-process attempts of its task (``inc``, the same
+request each time, its log key set) under one inline executor session, no engine or store
+around them: the attempt runtime's own cost, ~1/100 of it an attempt.
+
 ``D1`` is one ``decide()`` of the default ``airfoil`` policy on ``bench_scheduler``'s state
 (10,000 waiting, 1,000 running, 128 nodes, reasons explained); ``D0`` the same with
 ``due_share=None`` (no cap on due work), to price the cap; ``D2`` and ``D3`` the next
@@ -133,9 +137,9 @@ def main() -> None:
     args = parser.parse_args()
     for which in args.benchmarks:
         which = which.upper()
-        if which not in ("M1", "B1", "D0", "D1", "D2", "D3", "F1", "F2", "F3"):
+        if which not in ("M1", "B1", "A1", "D0", "D1", "D2", "D3", "F1", "F2", "F3"):
             parser.error(
-                f"unknown benchmark {which!r}: choose M1, B1, D0, D1, D2, D3, F1, F2 or F3"
+                f"unknown benchmark {which!r}: choose M1, B1, A1, D0, D1, D2, D3, F1, F2 or F3"
             )
         base = count(which, 0)
         more = count(which, args.runs)

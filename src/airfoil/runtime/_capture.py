@@ -24,10 +24,13 @@ capturing thread are written to it with their level (see that module).
 Invariants: the routers are installed while at least one attempt captures or a
 :func:`hold` is open, and the streams they replaced are put back when the last of these
 ends (unless someone replaced the routers meanwhile, whose streams are then left alone).
-The logging record handler is on the root logger only while at least one attempt captures,
-hold or not: ``logging.basicConfig`` does nothing when the root has any handler, so code
-run between attempts (a task module a worker imports for its next attempt, before that
-attempt captures) must find the root logger as the program left it.
+The logging record handler is on the root logger while at least one attempt captures, and
+inside a hold from the first attempt on until the hold ends, except where a task's code is
+imported: ``logging.basicConfig`` does nothing when the root has any handler, so a task
+module a worker or an inline run imports for its next attempt (before that attempt
+captures) must find the root logger as the program left it. The loader calls
+:func:`before_import` first, which takes the handler off while no attempt captures; the next
+attempt puts it back (and filters a console handler the module configured).
 
 A driver that runs many attempts one after another (the inline executor: a map of 1,000
 items is 1,000 attempts; a worker process for its whole life) holds the capture, so the
@@ -57,7 +60,14 @@ from airfoil.runtime._log_records import (
     remove_record_handler,
 )
 
-__all__ = ["capture_fds", "capture_streams", "current_log", "hold", "hold_fds"]
+__all__ = [
+    "before_import",
+    "capture_fds",
+    "capture_streams",
+    "current_log",
+    "hold",
+    "hold_fds",
+]
 
 _lock = threading.Lock()
 #: A log: a text stream, or a StampedLog (lines and records with their time and level).
@@ -162,10 +172,10 @@ def _saved_streams() -> tuple[Any, ...]:
     return tuple(_saved.values())
 
 
-def _thread_idents() -> frozenset[int]:
-    """The idents of the threads alive now (a thread not yet started counts as 0)."""
-    if _active is not None:  # CPython: the running threads' table, copied in one C call
-        return frozenset(_active)  # (int keys: no Python code runs, no thread can interleave)
+def _idents() -> frozenset[int]:
+    """The idents of the threads alive now (a thread not yet started counts as 0), where
+    CPython's table of running threads (``_active``: int keys, copied with no Python code
+    run, so no thread can interleave) is not there."""
     return frozenset(t.ident or 0 for t in threading.enumerate())
 
 
@@ -176,29 +186,36 @@ _active: dict[int, threading.Thread] | None = getattr(threading, "_active", None
 class capture_streams:  # a lower-case name: used as a context manager, like contextlib's
     """Send this thread's writes to ``sys.stdout`` and ``sys.stderr`` (and those of threads it
     starts meanwhile, while it is the only attempt capturing) to ``log``. Nests: an inline
-    child attempt captures into its own log and hands the thread back when it ends.
+    child attempt captures into its own log and hands the thread back when it ends. With
+    ``fds`` (a worker process's attempt), inside :class:`capture_fds` too (entered first,
+    left last).
 
     A class rather than a generator: it is entered once per attempt, and on the inline
     executor a trivial attempt's whole cost is a few of these."""
 
-    __slots__ = ("_ident", "_log", "_outer", "_outer_adopter")
+    __slots__ = ("_fds", "_ident", "_log", "_outer", "_outer_adopter")
 
-    def __init__(self, log: _Log) -> None:
+    def __init__(self, log: _Log, fds: list[str] | None = None) -> None:
         self._log = log
+        self._fds = None if fds is None else capture_fds(fds)
 
     def __enter__(self) -> None:
+        if self._fds is not None:
+            self._fds.__enter__()
         ident = self._ident = threading.get_ident()
         log = self._log
         with _lock:
             self._outer = _targets.get(ident)
             self._outer_adopter = _adopters.get(ident)
-            _install()
+            if type(sys.stdout) is not _Router or type(sys.stderr) is not _Router:
+                _install()  # (in place already inside a hold, unless the last task replaced one)
             _targets[ident] = log
-            _adopters[ident] = (_thread_idents(), log)
+            # (the running threads' table copied in one C call; CPython's, else enumerate())
+            _adopters[ident] = (frozenset(_active) if _active is not None else _idents(), log)
         if type(log) is StampedLog:
             install_record_handler(current_log, _saved_streams)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, etype: object, exc: object, tb: object) -> None:
         ident, outer = self._ident, self._outer
         with _lock:
             if outer is None:
@@ -208,22 +225,29 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
                 _targets[ident] = outer
                 if self._outer_adopter is not None:
                     _adopters[ident] = self._outer_adopter
-            if not _targets:
-                # Off the root logger as soon as no attempt captures, hold or not: code that
-                # runs between attempts (a task module imported by the next attempt, before
-                # it captures) must find the root as the program left it. With our handler
-                # on it, that module's logging.basicConfig(level=INFO) saw a handler and did
-                # nothing (no level, no console), and its INFO records were never made.
-                remove_record_handler()
-                if not _holds:
-                    _uninstall()
+            if not _targets and not _holds:
+                _uninstall()  # the record handler too
+        if self._fds is not None:
+            self._fds.__exit__(etype, exc, tb)
+
+
+def before_import() -> None:
+    """Take the record handler off the root logger unless an attempt captures: a task
+    module about to be imported must find the root as the program left it. With the
+    handler of a hold on it, that module's ``logging.basicConfig(level=INFO)`` saw a handler
+    and did nothing (no level, no console), and its INFO records were never made. Inside a
+    hold the handler otherwise stays from one attempt to the next (adding and removing it
+    each attempt took the logging module's lock twice)."""
+    with _lock:
+        if not _targets:
+            remove_record_handler()
 
 
 class hold:  # a lower-case name: used as a context manager, like capture_streams
     """Keep the routers installed while inside, across the attempts run meanwhile (by any
     thread); put the streams back when the last hold and the last attempt have ended. Nests,
-    and is re-entrant. The logging record handler is not held: it is on the root logger only
-    while an attempt captures (see :func:`capture_streams`)."""
+    and is re-entrant. The logging record handler, once an attempt put it on the root logger,
+    stays there too, except while a task's code is imported (see :func:`before_import`)."""
 
     __slots__ = ()
 

@@ -150,7 +150,7 @@ def install_record_handler(target: Callable[[], Any], saved: Callable[[], tuple[
     """Put :class:`RecordHandler` on the root logger (once per process) and the skip filter
     on its console handlers (``saved``: the streams the routers replaced, consoles too)."""
     global _installed
-    root = logging.getLogger()
+    root = logging.root  # (what getLogger() returns, without a call: asked every attempt)
     handlers = root.handlers
     if len(handlers) == 1 and handlers[0] is _installed:  # ours alone: nothing to filter
         return

@@ -15,6 +15,7 @@ per hold, not per attempt: ``signal.signal`` costs ~4 us, a few percent of an in
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType, TracebackType
@@ -25,6 +26,7 @@ __all__ = ["hold", "sigints"]
 _holds = 0  # open holds (main thread only)
 _count = 0  # SIGINTs seen while one was open
 _previous: Any = None  # the handler in place before the first hold: called after counting
+_main = 0  # the ident of the thread that opened the holds (the main thread) while any is open
 
 
 def _counted(signum: int, frame: FrameType | None) -> Any:
@@ -36,7 +38,7 @@ def _counted(signum: int, frame: FrameType | None) -> Any:
 def sigints() -> int | None:
     """How many SIGINTs arrived while a hold was open, or ``None`` where none is counted (no
     hold open, or not the main thread): a KeyboardInterrupt there is taken for a Ctrl-C."""
-    if not _holds or threading.current_thread() is not threading.main_thread():
+    if not _holds or threading.get_ident() != _main:  # (one C call: asked every attempt)
         return None
     return _count
 
@@ -51,7 +53,7 @@ class hold:  # a lower-case name: used as a context manager, like the capture's 
         self._counting = False
 
     def __enter__(self) -> hold:
-        global _holds, _previous
+        global _holds, _previous, _main
         if threading.current_thread() is not threading.main_thread():
             return self
         if not _holds:
@@ -60,6 +62,8 @@ class hold:  # a lower-case name: used as a context manager, like the capture's 
                 return self
             _previous = previous
             signal.signal(signal.SIGINT, _counted)
+            _main = threading.get_ident()
+            _hook_fork()
         _holds += 1
         self._counting = True
         return self
@@ -78,3 +82,20 @@ class hold:  # a lower-case name: used as a context manager, like the capture's 
         if not _holds:
             signal.signal(signal.SIGINT, _previous)
             _previous = None
+
+
+def _hook_fork() -> None:
+    global _fork_hooked
+    if not _fork_hooked:  # on first use, not at import
+        os.register_at_fork(after_in_child=_forked)
+        _fork_hooked = True
+
+
+def _forked() -> None:
+    """In a forked child the forking thread is the main one (and its ident may differ)."""
+    global _main
+    if _holds:
+        _main = threading.get_ident()
+
+
+_fork_hooked = False

@@ -8,6 +8,7 @@ from typing import Any
 
 from airfoil.core.errors import PlatformError, TaskTimeoutError
 from airfoil.core.records import TaskSpec
+from airfoil.runtime._capture import before_import
 from airfoil.sdk._select import SELECT_PREFIX, select_task_from_spec
 from airfoil.sdk._task import live_task
 
@@ -38,6 +39,7 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
     if module is None:
         if code_root and code_root not in sys.path:
             sys.path.insert(0, code_root)
+        before_import()  # the root logger as the program left it (the module's basicConfig)
         try:
             module = importlib.import_module(spec.module)
         except TaskTimeoutError:  # the attempt's timeout interrupted a slow import

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from types import CoroutineType
@@ -60,7 +60,7 @@ from airfoil.executors.base import (
     ended_result,
     live_log_key,
 )
-from airfoil.runtime._capture import capture_fds, capture_streams, hold_fds
+from airfoil.runtime._capture import before_import, capture_streams, hold_fds
 from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
@@ -84,9 +84,7 @@ __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
 _DEFAULT_TYPES = default_task_types()
-#: The context managers of an attempt that has nothing to set up for them (an inline
-#: attempt's file descriptors, a task without a timeout): one shared instance each.
-_NO_FDS: contextlib.nullcontext[None] = contextlib.nullcontext()
+#: The timer of an attempt whose task has no timeout: one shared instance.
 _NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
 #: The secrets of an attempt given none (read-only, and writes no file: one for all).
 _NO_SECRETS = Secrets()
@@ -340,9 +338,10 @@ class _LiveLog:
     removed when the attempt ends and its whole log is written.
 
     Slotted and holding its text in a ``StringIO`` rather than being one: one is made per
-    attempt, and a subclass of an ``io`` type costs ~2 us to make and finalise. The lock
-    that orders a copy against the end is made when something is first written (most
-    attempts never write)."""
+    attempt, and a subclass of an ``io`` type costs ~2 us to make and finalise. The
+    ``StringIO``, the copy's key and the lock that orders a copy against the end are made
+    when something is first written (most attempts never write). Written by its
+    :class:`StampedLog` only, under that log's lock."""
 
     __slots__ = (
         "_blobs",
@@ -357,10 +356,14 @@ class _LiveLog:
     )
 
     def __init__(
-        self, blobs: BlobStore, key: str, interval: float = 0.5, secrets: tuple[str, ...] = ()
+        self,
+        blobs: BlobStore,
+        log_key: str,
+        interval: float = 0.5,
+        secrets: tuple[str, ...] = (),
     ) -> None:
-        self._buf = io.StringIO()
-        self._blobs, self._key, self._interval = blobs, key, interval
+        self._buf: io.StringIO | None = None
+        self._blobs, self._key, self._interval = blobs, log_key, interval
         self._secrets = secrets
         self._lock: threading.Lock | None = None
         self._timer: threading.Timer | None = None
@@ -368,7 +371,10 @@ class _LiveLog:
         self._copied = False
 
     def write(self, s: str) -> int:
-        n = self._buf.write(s)
+        buf = self._buf
+        if buf is None:
+            buf = self._buf = io.StringIO()
+        n = buf.write(s)
         if self._timer is None and not self._done:
             with _LIVE_LOCK:  # the first write makes the lock; once, whichever thread
                 if self._lock is None:
@@ -384,7 +390,8 @@ class _LiveLog:
         return None
 
     def getvalue(self) -> str:
-        return self._buf.getvalue()
+        buf = self._buf
+        return "" if buf is None else buf.getvalue()
 
     def _copy(self) -> None:
         assert self._lock is not None  # made before the timer that calls this
@@ -394,7 +401,8 @@ class _LiveLog:
                 return
             try:
                 text = scrub(self.getvalue(), self._secrets)
-                self._blobs.put_bytes(self._key, text.encode("utf-8", "replace"))
+                key = live_log_key(self._key)
+                self._blobs.put_bytes(key, text.encode("utf-8", "replace"))
                 self._copied = True
             except Exception:  # logs are best effort
                 pass
@@ -414,7 +422,7 @@ class _LiveLog:
         """Remove the copy (once the whole log is written)."""
         if self._copied:
             try:
-                self._blobs.delete(self._blobs.uri(self._key))
+                self._blobs.delete(self._blobs.uri(live_log_key(self._key)))
             except Exception:  # logs are best effort
                 pass
 
@@ -468,6 +476,7 @@ class WorkerRuntime:
                 # Under the attempt's timer (a slow import is the attempt's, as in run_attempt)
                 with _Timeout.of(request, in_process):
                     self.preload(request.task, request.code_root)  # the code root on sys.path
+                    before_import()  # converter modules may configure logging too
                     load_converters(self._converters)
             except AirfoilError as exc:
                 return ended_result(
@@ -519,8 +528,8 @@ def worker_runtime(converters: tuple[tuple[str, bool], ...] = ()) -> AttemptRunt
     return WorkerRuntime(converters=converters)
 
 
-def _write_notes(stamped: StampedLog, blobs: BlobStore) -> None:
-    for at, text in blobs.take_notes():
+def _write_notes(stamped: StampedLog, notes: Sequence[tuple[float, str]]) -> None:
+    for at, text in notes:
         stamped.write_record("INFO", at, text)
 
 
@@ -542,11 +551,7 @@ def run_attempt(
     """
     started = time.time()
     known = tuple(v for v in request.secrets.values() if v) if request.secrets else ()
-    log = (
-        _LiveLog(blobs, live_log_key(request.log_key), secrets=known)
-        if request.log_key
-        else io.StringIO()
-    )
+    log = _LiveLog(blobs, request.log_key, 0.5, known) if request.log_key else io.StringIO()
     stamped = StampedLog(log)  # lines and logging records with their time and level
     traceparent = request.context.get("traceparent", "")
     if traceparent.count("-") == 3:  # traced (an OTLP endpoint is configured): say which trace
@@ -564,7 +569,7 @@ def run_attempt(
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         # The timeout's interrupt covers loading the code and reading the inputs too; the
         # outputs, once the function returned, are bounded by the executor's hard stop only.
-        with _Timeout.of(request, in_process):
+        with _Timeout.of(request, in_process) if request.task.timeout_s else _NO_TIMEOUT:
             taskdef = load_task(request.task, request.code_root)
             if request.task.cache.enabled and not request.task.cache.version:
                 ran_version = _record_code_version(taskdef, request.task, blobs)
@@ -572,24 +577,25 @@ def run_attempt(
             engine = type_engine or default_type_engine()
             vctx = ValueContext(blobs=blobs)
             iface = taskdef.py_interface
-            _check_inputs_match(request, iface)
+            if request.inputs.keys() != iface.input_types.keys():  # (one comparison in C)
+                _check_inputs_match(request, iface)
             kwargs = {
                 name: _read_input(engine, name, v, iface.input_types[name], vctx)
                 for name, v in request.inputs.items()
             }
-            _write_notes(stamped, blobs)  # where the inputs came from (a node's blob cache)
+            if notes := blobs.take_notes():  # where the inputs came from (a node's blob cache)
+                _write_notes(stamped, notes)
             # The context (and its child-call runner) is made when the task first asks for it
             # (current_context(), a call of another task): most attempts never do.
             lazy = LazyContext(partial(_make_context, request, blobs, stamped, child_calls, engine))
-            for k, v in request.task.environment.items():
-                old_env[k] = os.environ.get(k)
-                os.environ[k] = v
+            if environment := request.task.environment:
+                for k, v in environment.items():
+                    old_env[k] = os.environ.get(k)
+                    os.environ[k] = v
             token = set_context(lazy)
             try:
-                with (
-                    _NO_FDS if in_process else capture_fds(fd_output),
-                    capture_streams(stamped),
-                ):
+                # (an inline attempt captures its thread's streams, not the process's fds)
+                with capture_streams(stamped, None if in_process else fd_output):
                     result = runner.run(taskdef, kwargs, request.task, blobs)
                     if isinstance(result, CoroutineType):  # (iscoroutine takes generators)
                         result = _run_coroutine(result)
@@ -626,11 +632,8 @@ def run_attempt(
     except BaseException as exc:  # the user-code boundary (SystemExit included)
         error = _error(ErrorKind.USER, exc)
     finally:
-        for k, old in old_env.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
+        if old_env:
+            _restore_environment(old_env)
         if ctx_obj is not None:
             if ctx_obj._metrics is not None:  # flush what the task logged
                 metric_chunks = ctx_obj._metrics.close()
@@ -640,7 +643,8 @@ def run_attempt(
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
-    _write_notes(stamped, blobs)  # blobs the task itself read
+    if notes := blobs.take_notes():  # blobs the task itself read
+        _write_notes(stamped, notes)
     if isinstance(log, _LiveLog):
         log.finish()  # no more copies while the tail is written
     # what bypassed Python's streams (C code, subprocesses), stamped as the attempt ends
@@ -673,6 +677,14 @@ def run_attempt(
         metric_chunks=metric_chunks,
         ran_version=ran_version,
     )
+
+
+def _restore_environment(old_env: dict[str, str | None]) -> None:
+    for k, old in old_env.items():
+        if old is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = old
 
 
 def _worker_name(in_process: bool) -> str:

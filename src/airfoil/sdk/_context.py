@@ -408,13 +408,8 @@ def in_running_task() -> bool:
     return _current.get() is not None
 
 
-def set_context(
-    ctx: ExecutionContext | LazyContext | None,
-) -> contextvars.Token[ExecutionContext | LazyContext | None]:
-    """Install a context (runtime only)."""
-    return _current.set(ctx)
-
-
-def reset_context(token: contextvars.Token[ExecutionContext | LazyContext | None]) -> None:
-    """Undo :func:`set_context`."""
-    _current.reset(token)
+#: Install a context (runtime only); returns the token that :data:`reset_context` takes.
+#: The context variable's own bound method: no Python frame on each attempt.
+set_context = _current.set
+#: Undo :data:`set_context` (its token).
+reset_context = _current.reset
