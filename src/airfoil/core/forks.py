@@ -23,6 +23,9 @@ The rule, from the first :func:`keep_past_fork` of a process on (nothing happens
   registered in the child, so a grandchild runs its ``in_child`` too.
 - **What a clean-up sets aside is kept for the process's life** (:func:`abandon`): a copy of
   the parent's connection, pool or socket that a child must neither use nor release.
+- **A plain clean-up runs in every forked child** (:func:`at_fork_in_child`): what a module
+  forgets there (a cached pid, a sink, a pipe it must not hold), after the kept objects' and
+  before the collector is back on.
 - **A finalizer checks the process it was made in** (:func:`forked_from`, with the
   ``os.getpid()`` recorded when it was made): in a forked child it releases nothing. It is
   what covers an object made while the fork began (not registered yet).
@@ -31,7 +34,9 @@ Its users: the Ray executor (kept: its release kills the actors), the SQL store'
 connections (``airfoil.store.sql._connect``: in the child their sockets point at ``/dev/null``
 and the stores forget them, so the child opens its own) and every SQLAlchemy engine of the
 stores (``airfoil.store.sql._engines``: the child disposes of it without closing, and its pool
-never rolls back, closes nor hands out a connection of another process).
+never rolls back, closes nor hands out a connection of another process). Plain clean-ups: the
+server's zygote pipes (``airfoil.server._zygotes``), the worker's name, output sink and SIGINT
+count (``airfoil.runtime``). No other module calls ``os.register_at_fork``.
 """
 
 from __future__ import annotations
@@ -41,9 +46,10 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
-__all__ = ["abandon", "forked_from", "keep_past_fork"]
+__all__ = ["abandon", "at_fork_in_child", "forked_from", "keep_past_fork"]
 
 _T = TypeVar("_T")
 #: What a registered object's copy needs in a forked child (None: to be kept, nothing more).
@@ -56,6 +62,8 @@ _kept: dict[weakref.ref[Any], _InChild] = {}
 _pinned: list[tuple[Any, _InChild]] = []
 #: What this process keeps, never used nor released, for its whole life (the parent's).
 _abandoned: list[object] = []
+#: What runs in every forked child (a dict: each once, in registration order), kept for good.
+_child_hooks: dict[Callable[[], object], None] = {}
 #: Whether the collector was on when a fork began (one entry per fork under way).
 _collecting: list[bool] = []
 _hooked = False
@@ -74,6 +82,14 @@ def keep_past_fork(obj: _T, in_child: Callable[[_T], object] | None = None) -> N
     first, with the collector off (see the module docstring). ``in_child`` is kept as long as
     ``obj`` and must not reference it (an unbound method, not a bound one)."""
     _kept[weakref.ref(obj, _forget)] = in_child
+    if not _hooked:
+        _install_hooks()
+
+
+def at_fork_in_child(fn: Callable[[], object]) -> None:
+    """Run ``fn()`` in every process forked from this one (and from those), after the kept
+    objects' ``in_child``, with the collector off. Registering it again does nothing."""
+    _child_hooks[fn] = None
     if not _hooked:
         _install_hooks()
 
@@ -118,10 +134,18 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
+    failed: BaseException | None = None  # the first, raised once all have run
     try:
-        for obj, in_child in _pinned:
-            if in_child is not None:
-                in_child(obj)
+        calls: list[Callable[[], object]] = [
+            partial(in_child, obj) for obj, in_child in _pinned if in_child is not None
+        ]
+        for call in [*calls, *_child_hooks.copy()]:
+            try:
+                call()
+            except BaseException as exc:  # one failing clean-up does not skip the others
+                failed = failed or exc
+        if failed is not None:
+            raise failed
     finally:
         _abandoned.extend(obj for obj, _ in _pinned)  # the parent's: for the child's life
         _pinned.clear()

@@ -54,6 +54,7 @@ try:
 except ImportError:  # not POSIX
     fcntl = None  # type: ignore[assignment]
 
+from airfoil.core.forks import at_fork_in_child
 from airfoil.runtime._log_records import (
     StampedLog,
     install_record_handler,
@@ -313,17 +314,12 @@ def _forget_sink() -> None:
     _fds_held = False
 
 
-_fork_hooked = False
-
-
 def _the_sink() -> _FdSink | None:
     """This process's sink, made on first use (None where the fds cannot be duplicated)."""
-    global _sink, _fork_hooked
+    global _sink
     out = _sink
     if out is None:
-        if not _fork_hooked:  # on first use, not at import
-            os.register_at_fork(after_in_child=_forget_sink)
-            _fork_hooked = True
+        at_fork_in_child(_forget_sink)  # on first use, not at import
         try:
             out = _sink = _FdSink()
         except OSError:

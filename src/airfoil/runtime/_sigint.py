@@ -15,11 +15,12 @@ per hold, not per attempt: ``signal.signal`` costs ~4 us, a few percent of an in
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from types import FrameType, TracebackType
 from typing import Any
+
+from airfoil.core.forks import at_fork_in_child
 
 __all__ = ["hold", "sigints"]
 
@@ -63,7 +64,7 @@ class hold:  # a lower-case name: used as a context manager, like the capture's 
             _previous = previous
             signal.signal(signal.SIGINT, _counted)
             _main = threading.get_ident()
-            _hook_fork()
+            at_fork_in_child(_forked)  # on first use, not at import
         _holds += 1
         self._counting = True
         return self
@@ -84,18 +85,8 @@ class hold:  # a lower-case name: used as a context manager, like the capture's 
             _previous = None
 
 
-def _hook_fork() -> None:
-    global _fork_hooked
-    if not _fork_hooked:  # on first use, not at import
-        os.register_at_fork(after_in_child=_forked)
-        _fork_hooked = True
-
-
 def _forked() -> None:
     """In a forked child the forking thread is the main one (and its ident may differ)."""
     global _main
     if _holds:
         _main = threading.get_ident()
-
-
-_fork_hooked = False

@@ -41,6 +41,7 @@ from airfoil.core.errors import (
     PlatformError,
     TaskTimeoutError,
 )
+from airfoil.core.forks import at_fork_in_child
 from airfoil.core.metrics import metric_chunk_key
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import (
@@ -689,13 +690,11 @@ def _restore_environment(old_env: dict[str, str | None]) -> None:
 
 def _worker_name(in_process: bool) -> str:
     """``host:pid`` (``:worker`` added in a worker process), made once per process: a forked
-    child forgets the parent's names (``os.register_at_fork``), so it never reports the
+    child forgets the parent's names (:func:`at_fork_in_child`), so it never reports the
     parent's pid, and no attempt pays a ``getpid`` system call."""
-    global _names, _fork_hooked
+    global _names
     if _names is None:
-        if not _fork_hooked:  # on first use, not at import (nothing happens at import)
-            os.register_at_fork(after_in_child=_forget_names)
-            _fork_hooked = True
+        at_fork_in_child(_forget_names)  # on first use, not at import
         pid = os.getpid()
         _names = (f"{_HOST}:{pid}", f"{_HOST}:{pid}:worker")
     return _names[0] if in_process else _names[1]
@@ -707,7 +706,6 @@ def _forget_names() -> None:
 
 
 _names: tuple[str, str] | None = None
-_fork_hooked = False
 
 
 def _make_context(

@@ -7,7 +7,8 @@ signals the children: they are the supervisor's replicas, watched by pid and ``/
 like any other. Closing a zygote closes its stdin; it exits and its children keep serving.
 
 The pipes' ends this process holds are closed on exec (as every pipe Python makes), and in a
-child forked without exec they are pointed at ``/dev/null`` at once (:func:`os.register_at_fork`):
+child forked without exec they are pointed at ``/dev/null`` at once
+(:func:`airfoil.core.forks.at_fork_in_child`, from the first zygote on):
 a child holding the zygote's stdin open would keep the zygote alive after this process died.
 """
 
@@ -22,6 +23,8 @@ import threading
 import time
 import weakref
 from typing import Any
+
+from airfoil.core.forks import at_fork_in_child
 
 __all__ = ["Zygote", "ZygoteError"]
 
@@ -52,9 +55,6 @@ def _release_pipes_in_child() -> None:
                 os.close(null)
 
 
-os.register_at_fork(after_in_child=_release_pipes_in_child)
-
-
 class ZygoteError(RuntimeError):
     """The zygote could not fork a replica (it is gone, refused, or did not answer)."""
 
@@ -82,6 +82,7 @@ class Zygote:
         self._answers: dict[int, dict[str, Any]] = {}
         self._exits: dict[int, int] = {}
         self._ids = itertools.count(1)
+        at_fork_in_child(_release_pipes_in_child)  # before its pipes exist
         command = [python, "-m", "airfoil.ml._zygote", ref]
         if file:
             command += ["--file", file]

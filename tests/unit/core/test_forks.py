@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
 import sys
 import threading
 import weakref
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from airfoil.core.forks import abandon, forked_from, keep_past_fork
+from airfoil.core.forks import abandon, at_fork_in_child, forked_from, keep_past_fork
 
 pytestmark = pytest.mark.unit
 
@@ -200,3 +201,72 @@ def test_registrations_in_other_threads_while_forking_leave_the_hooks_whole(
             thread.join(30)
     assert failed == []
     assert set(reports) == {b"[False]"}
+
+
+def test_a_plain_clean_up_runs_once_in_every_forked_child_with_the_collector_off() -> None:
+    """(fork2) :func:`at_fork_in_child`: what a module forgets in a child (a cached pid, a
+    sink), registered twice, runs once per fork, in a grandchild too, never in the parent."""
+    ran: list[bool] = []
+
+    def forget() -> None:
+        ran.append(gc.isenabled())
+
+    at_fork_in_child(forget)
+    at_fork_in_child(forget)
+    assert _child_reports(lambda: repr(ran).encode()) == b"[False]"
+    assert _child_reports(lambda: _child_reports(lambda: repr(ran).encode())) == (b"[False, False]")
+    assert ran == [] and gc.isenabled()
+
+
+def test_a_failing_clean_up_does_not_skip_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(fork2) Each clean-up runs though one before it raised (as separate fork hooks did):
+    the error is reported (the fork hook's unraisable), the collector is on again after."""
+    failed: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", failed.append)
+
+    def fail(_: object) -> None:
+        raise OSError("no descriptor left")
+
+    ran: list[str] = []
+    kept, cleaned = Resource(), Cleaned()
+    keep_past_fork(kept, fail)
+    keep_past_fork(cleaned, Cleaned.clean)
+    at_fork_in_child(lambda: ran.append("hook"))
+
+    def child() -> bytes:
+        errors = [type(getattr(f, "exc_value", None)).__name__ for f in failed]
+        return repr((cleaned.collecting, ran, errors, gc.isenabled())).encode()
+
+    assert _child_reports(child) == b"([False], ['hook'], ['OSError'], True)"
+    assert failed == []  # the parent ran none
+
+
+#: The modules that clean up in a forked child; none may register a fork hook at import.
+_FORKING_MODULES = (
+    "airfoil.core.forks",
+    "airfoil.server._zygotes",
+    "airfoil.runtime.worker",
+    "airfoil.runtime._capture",
+    "airfoil.runtime._sigint",
+    "airfoil.store.sql",
+    "airfoil.executors.ray",
+)
+
+
+def test_nothing_registers_a_fork_hook_at_import() -> None:
+    """(fork2) A process that never uses them pays no fork hook (the zygotes' was installed
+    at import); each goes through airfoil.core.forks, on first use."""
+    script = (
+        "import os, importlib\n"
+        "calls = []\n"
+        "def register(**hooks):\n"  # the standard library's own (random, logging) aside
+        "    calls.extend(f.__module__ for f in hooks.values())\n"
+        "os.register_at_fork = register\n"
+        f"for name in {_FORKING_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print([m for m in calls if m.startswith('airfoil')])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]"
