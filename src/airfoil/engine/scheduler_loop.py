@@ -491,8 +491,12 @@ def activate_schedule(
     schedule = spec.schedule
 
     def next_at(old: ScheduleRecord | None) -> float:
-        unchanged = old is not None and old.active and old.spec.schedule == schedule
-        if unchanged and old is not None and old.next_fire_at is not None:
+        if (
+            old is not None
+            and old.active
+            and old.spec.schedule == schedule  # unchanged
+            and old.next_fire_at is not None
+        ):
             return old.next_fire_at  # nothing due is skipped
         return next_fire_after(schedule, now)
 
