@@ -8,7 +8,8 @@ drops references without asking: the fork itself frees the thread-locals (and th
 variables) of the parent's *other* threads, in C, before any fork hook runs, so whatever only
 such a thread held is released in the child, under whatever code the fork interrupted.
 
-The rule, from the first :func:`keep_past_fork` of a process on (nothing happens at import):
+The rule, from the first :func:`keep_past_fork` or :func:`at_fork_in_child` of a process on
+(nothing happens at import):
 
 - **No collection from just before a fork to the end of the child's clean-up.** The
   collector is switched off in ``os.register_at_fork``'s ``before`` hook and back on (if it
