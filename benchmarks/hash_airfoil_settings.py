@@ -37,7 +37,6 @@ SETTINGS: dict[str, dict[str, object]] = {
     "wholeratio": {"whole_victim_ratio": 2.0, "victim_wait_cost": 1.0, "gang_whole_last": True},
     "srptoff": {"srpt_ratio": None},
     "srptq0": {"srpt_queue": None, "srpt_one_victim": False},
-    "horizon": {"place_horizon": 600.0},
     "nodefrag": {"defragment": False},
 }
 

@@ -59,12 +59,7 @@
    or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
    it holds back later gangs only), while other projects' waiting work asks for at least
    ``due_gang_queue`` (1) times the cluster's GPUs (``due_gang_others``).
-6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
-   default: it missed a held-out goal the default meets), a single worker of less than a
-   node that the least-attained-service pass starts where it fits goes to the node that
-   will have the fewest GPUs free that many seconds from now (free now plus what running
-   work expected to end by then frees), then best fit: a node about to empty is left for
-   whole-node work instead of being split again, and nothing waits for it.
+6. **Placement is best fit on the GPUs free now.**
 7. **Defragmentation by migration** (``defragment``): at the end of a decision, a waiting
    whole-node single worker that has waited its estimate, when the idle GPUs add up to a
    node but no node has them, starts on a node whose running single workers are moved
@@ -87,7 +82,6 @@ from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
-from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._las_queue import asks_at_least, fair_order
 from airfoil.scheduler._model import RECENT_PREEMPTIONS
 from airfoil.scheduler._policy import Policy
@@ -142,13 +136,6 @@ class AirfoilPolicy(Policy):
             least this many times the claimant's estimate longer (or past its own
             estimate): it needs a whole node again to restart, so stopping it must gain
             more (``None``: as any victim).
-        place_horizon: seconds ahead at which the least-attained-service pass compares
-            nodes for a single worker of less than a node: the node with the fewest GPUs
-            free then (counting running work expected to end by then) goes first, then
-            best fit (``None``, the default: best fit on the GPUs free now; a day was
-            better on week 45 but missed a held-out cell the default meets, see
-            docs/scheduling.md). Not used while a reservation is held, under project caps,
-            or for an item with preferred nodes (those keep best fit).
         victim_wait_cost: with ``preempt_ratio``, in the least-attained-service pass a
             single worker that needs a whole node (``victim_wait_all``: any single worker)
             is a victim only if its expected work left is at least this many times its
@@ -240,7 +227,6 @@ class AirfoilPolicy(Policy):
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
-    place_horizon: float | None = None
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
@@ -294,11 +280,6 @@ class AirfoilPolicy(Policy):
             problems.append(
                 "whole_victim_ratio must be a finite number >= 1 or None, "
                 f"got {self.whole_victim_ratio}"
-            )
-        if self.place_horizon is not None and not 0 < self.place_horizon < math.inf:
-            problems.append(
-                f"place_horizon must be a positive number of seconds or None, "
-                f"got {self.place_horizon}"
             )
         if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
             problems.append(
@@ -544,8 +525,6 @@ class AirfoilPolicy(Policy):
         order: Iterator[QueueKey] = fair_order(rnd, served) if state.quotas else iter(state.order)
         # rnd.reasons is replaced only by explain_rest, after which this loop ends
         explain, reasons = rnd.explain, rnd.reasons
-        horizon = self.place_horizon
-        soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
         preempted = rnd.preempted  # (never rebound in a round)
         for key in order:
             item_id = key[4]
@@ -596,22 +575,6 @@ class AirfoilPolicy(Policy):
                 if due and guard is not None and guard.blocks(entry):
                     rnd.wait(entry, guard.reason)
                     continue
-                if (
-                    horizon is not None
-                    and entry.workers == 1
-                    and 0 < entry.demand[2] < largest_gpus
-                    and not rnd.reservations
-                    and not state.limits
-                    and not entry.item.prefer
-                    and shape not in no_room
-                ):
-                    # placement by free GPUs a horizon ahead (see ``place_horizon``)
-                    if soon is None:
-                        soon = ending_soon(rnd, horizon)
-                    if rnd.start_on(entry, horizon_fit(rnd, entry.demand, soon)):
-                        if due and guard is not None:
-                            guard.add(entry)
-                        continue
                 why = rnd.try_start(entry)
                 if why is None:
                     if due and guard is not None:

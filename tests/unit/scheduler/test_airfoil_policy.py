@@ -493,8 +493,6 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"whole_victim_ratio": 0.5}, "whole_victim_ratio must be a finite number >= 1"),
         ({"whole_victim_ratio": float("nan")}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"place_horizon": 0.0}, "place_horizon must be a positive number of seconds"),
-        ({"place_horizon": float("inf")}, "place_horizon must be a positive number of seconds"),
         ({"victim_wait_cost": 0.0}, "victim_wait_cost must be a positive number or None"),
         ({"victim_wait_cost": float("nan")}, "victim_wait_cost must be a positive number or None"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
@@ -505,55 +503,6 @@ def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message
     with pytest.raises(InvalidPolicyError, match=message) as caught:
         AirfoilPolicy(**settings)
     assert isinstance(caught.value, ConfigError)
-
-
-def _about_to_empty() -> list[RunningItem]:
-    # n0: 4 GPUs free, and its other 4 are expected free at 600 s; n1: 6 free, 2 busy for a day
-    return [
-        running(gpus("soon", 4, estimate=600.0), "n0"),
-        running(gpus("long", 2, estimate=100_000.0), "n1"),
-    ]
-
-
-def test_a_worker_of_less_than_a_node_leaves_a_node_about_to_empty_for_whole_node_work() -> None:
-    """``place_horizon``: the node with the fewest GPUs free a horizon ahead, not now.
-
-    Best fit on the GPUs free now puts the 4-GPU ``x`` on n0 (4 free against n1's 6), which
-    then cannot empty when ``soon`` ends, and the 8-GPU ``w`` that comes then waits for
-    ``x`` (nothing running is interruptible). Looking a horizon ahead, n0 will have 8 free
-    and n1 6, so ``x`` goes to n1 and ``w`` starts on n0 as ``soon`` ends.
-    """
-    x = gpus("x", 4, submit=100.0, estimate=3_600.0)
-    w = gpus("w", 8, submit=700.0, estimate=3_600.0)
-    placed = {}
-    for horizon in (None, 86_400.0):
-        state = make_state(
-            TWO_NODES, AirfoilPolicy(place_horizon=horizon), run=_about_to_empty(), queue=[x]
-        )
-        first = state.decide(100.0)
-        state.apply(first, 100.0)
-        state.finish("soon", 700.0, succeeded=True)
-        state.submit(w)
-        placed[horizon] = (starts(first), starts(state.decide(700.0)))
-    assert placed[None] == ([("x", ("n0",))], [])  # best fit now: w waits for x
-    assert placed[86_400.0] == ([("x", ("n1",))], [("w", ("n0",))])
-    assert AirfoilPolicy().place_horizon is None  # off by default (docs/scheduling.md)
-
-
-def test_placement_a_horizon_ahead_ignores_work_ending_after_it_or_past_its_estimate() -> None:
-    # ``soon`` ends at 600 s: beyond a 300 s horizon, so n0 counts 4 free then, n1 6: best fit
-    horizon = AirfoilPolicy(place_horizon=300.0)
-    x = gpus("x", 4, submit=100.0, estimate=3_600.0)
-    assert starts(decide([x], _about_to_empty(), TWO_NODES, now=100.0, policy=horizon)) == [
-        ("x", ("n0",))
-    ]
-    # at 1,000 s ``soon`` ran past its estimate: when it ends is unknown, so it is not
-    # counted as freeing n0 however far ahead the policy looks, and best fit holds
-    ahead = AirfoilPolicy(place_horizon=86_400.0)
-    late = gpus("y", 4, submit=1_000.0, estimate=3_600.0)
-    assert starts(decide([late], _about_to_empty(), TWO_NODES, now=1_000.0, policy=ahead)) == [
-        ("y", ("n0",))
-    ]
 
 
 def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_room() -> None:

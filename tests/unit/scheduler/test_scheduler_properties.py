@@ -111,8 +111,7 @@ def partly_busy(
     draw: st.DrawFn,
 ) -> tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float]:
     """Nodes of 8 GPUs partly held by work that is not interruptible, some of it ending
-    within the hour, and a queue of 1- to 8-GPU workers: where ``place_horizon`` places
-    work on other nodes than best fit would."""
+    within the hour, and a queue of 1- to 8-GPU workers."""
     cluster = [
         Node(f"n{i}", ResourceSpec(cpu=64.0, mem=256 * GIB, gpu=8))
         for i in range(draw(st.integers(2, 4)))
@@ -174,9 +173,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # the preemption ratio on and off, whatever the default
     for ratio in (None, 1.0):
         check_invariants(AirfoilPolicy(preempt_ratio=ratio), *scenario)
-    # placement a horizon ahead (off by default) starts work on nodes of its own choosing
-    for horizon in (3_600.0, 86_400.0):
-        check_invariants(AirfoilPolicy(place_horizon=horizon), *scenario)
     # the victim's wait to restart as a preemption cost (off by default) spares victims
     for queue_too in (False, True):
         check_invariants(
