@@ -131,17 +131,6 @@ class AirfoilPolicy(Policy):
         whole_node_swaps: in the least-attained-service pass, let a single worker that
             needs a whole node preempt another such worker (``False`` by default, chosen
             on week 45: docs/scheduling.md); gangs still make room from any victim.
-        whole_victim_ratio: with ``preempt_ratio``, in the least-attained-service pass a
-            single worker that needs a whole node is a victim only if expected to run at
-            least this many times the claimant's estimate longer (or past its own
-            estimate): it needs a whole node again to restart, so stopping it must gain
-            more (``None``: as any victim).
-        victim_wait_cost: with ``preempt_ratio``, in the least-attained-service pass a
-            single worker that needs a whole node (``victim_wait_all``: any single worker)
-            is a victim only if its expected work left is at least this many times its
-            expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
-            ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
-            past its estimate (``None``, the default: no such cost; docs/scheduling.md).
         srpt_ratio: an item of the last level may preempt that level's running work
             expected to run at least this many times its estimate longer (not work past its
             estimate): shortest remaining work first within the last level (``None``: no
@@ -183,8 +172,6 @@ class AirfoilPolicy(Policy):
         preempt_rate, preempt_window: an item preempted ``preempt_rate`` times within the
             last ``preempt_window`` seconds is no victim (as ``preempt_limit``, but counting
             recent preemptions only; ``None``, the default: no bound).
-        gang_whole_last: due gangs preempt single workers that need a whole node last
-            (``False``, the default: in the victims' order).
         due_backfill: with ``due_share``, a due item held by the cap no longer holds back
             every later one: those expected to end before it could start under the cap, or
             that fit beside it then, still start (EASY backfill within the cap;
@@ -226,10 +213,6 @@ class AirfoilPolicy(Policy):
     due_share: float | None = 0.875
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
-    whole_victim_ratio: float | None = None
-    victim_wait_cost: float | None = None
-    victim_wait_queue: bool = False
-    victim_wait_all: bool = False
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
@@ -244,7 +227,6 @@ class AirfoilPolicy(Policy):
     preempt_limit_gangs: bool = True
     preempt_rate: int | None = None
     preempt_window: float = 3600.0
-    gang_whole_last: bool = False
     due_backfill: bool = False
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
@@ -275,15 +257,6 @@ class AirfoilPolicy(Policy):
         if self.preempt_ratio is not None and not 0 <= self.preempt_ratio < math.inf:
             problems.append(
                 f"preempt_ratio must be a finite number >= 0 or None, got {self.preempt_ratio}"
-            )
-        if self.whole_victim_ratio is not None and not 1 <= self.whole_victim_ratio < math.inf:
-            problems.append(
-                "whole_victim_ratio must be a finite number >= 1 or None, "
-                f"got {self.whole_victim_ratio}"
-            )
-        if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
-            problems.append(
-                f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
             )
         if self.srpt_ratio is not None and not 1 <= self.srpt_ratio < math.inf:
             problems.append(

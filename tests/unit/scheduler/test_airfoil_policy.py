@@ -232,110 +232,6 @@ def test_a_whole_node_worker_does_not_preempt_another_whole_node_worker() -> Non
     assert starts(d) == [("w", ("n0",))]
 
 
-def test_a_whole_node_victim_must_outlast_its_claimant_by_whole_victim_ratio() -> None:
-    # at t=1000 "v" (8 GPUs) and "h" (4 GPUs) are at level 1 with 9,000 s left each
-    run = [
-        running(gpus("v", 8, interruptible=True, estimate=10_000.0), "n0"),
-        running(gpus("h", 4, interruptible=True, estimate=10_000.0), "n1"),
-        running(gpus("f", 4, estimate=100_000.0), "n1"),
-    ]
-    strict = AirfoilPolicy(whole_victim_ratio=1.5)
-    plain = AirfoilPolicy(whole_victim_ratio=None)
-    # a 7,000 s claimant: "v" would have to run 10,500 s more to be worth a whole node
-    # again; "h" needs only 7,000 s more (preempt_ratio 1), so it is the victim
-    claimant = gpus("x", 1, submit=900.0, estimate=7000.0)
-    d = decide([claimant], run, TWO_NODES, now=1000.0, policy=strict)
-    assert d.preemptions == ("h",)
-    assert starts(d) == [("x", ("n1",))]
-    # alone with "v", it waits; without the rule it stops "v" as any victim
-    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == () and d.starts == ()
-    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=plain)
-    assert d.preemptions == ("v",)
-    # a 5,000 s claimant gains enough (9,000 > 1.5 x 5,000): "v" is a victim again
-    short = gpus("y", 1, submit=900.0, estimate=5000.0)
-    d = decide([short], run[:1], ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == ("v",)
-    # work past its own estimate stays a victim whatever the claimant
-    over = [running(gpus("o", 8, interruptible=True, estimate=500.0), "n0")]
-    d = decide([claimant], over, ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == ("o",)
-
-
-THREE_NODES = [*TWO_NODES, gpu_node("n2", 8)]
-
-
-def _whole_victim(n1_ends: float) -> list[RunningItem]:
-    # at t=1000 "v" (8 GPUs on n0) is at level 1 with 99,000 s left; n1 and n2 are full of
-    # work that is not interruptible, n1's expected to end at ``n1_ends``, n2's at 50,000 s
-    return [
-        running(gpus("v", 8, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("f", 8, estimate=n1_ends), "n1"),
-        running(gpus("g", 8, estimate=50_000.0), "n2"),
-    ]
-
-
-def test_a_whole_node_victim_is_spared_when_its_wait_for_a_node_costs_more_than_its_work() -> None:
-    """``victim_wait_cost``: a whole-node victim's cost is its wait to restart.
-
-    Preempted, ``v`` needs a whole node again; n0 goes to the claimant, so the earliest is
-    n1 when ``f`` ends. If that is after 100,000 s (capped at the last other work's end,
-    50,000 s: a wait of 49,000 s), 99,000 s of work left is under 3x the wait and ``v`` is
-    spared; if n1 empties at 3,000 s (a wait of 2,000 s), ``v`` is a victim as before.
-    """
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    cost = AirfoilPolicy(victim_wait_cost=3.0)
-    d = decide([x], _whole_victim(200_000.0), THREE_NODES, now=1000.0, policy=cost)
-    assert d.preemptions == () and d.starts == ()
-    assert d.reasons["x"].startswith("waiting for 4 GPUs")
-    d = decide([x], _whole_victim(3_000.0), THREE_NODES, now=1000.0, policy=cost)
-    assert d.preemptions == ("v",)
-    assert starts(d) == [("x", ("n0",))]
-    # off (the default), the wait is not counted: ``v`` is a victim either way
-    assert AirfoilPolicy().victim_wait_cost is None
-    for n1_ends in (200_000.0, 3_000.0):
-        assert decide([x], _whole_victim(n1_ends), THREE_NODES, now=1000.0).preemptions == ("v",)
-
-
-def test_with_victim_wait_queue_the_wait_counts_the_work_of_lower_levels_ahead_of_it() -> None:
-    """``victim_wait_queue``: the GPUs that waiting level-0 work asks for go first.
-
-    n1 empties at 3,000 s (a wait of 2,000 s for a node), but 20 GPUs of level-0 work wait
-    (``x`` and two 8-GPU jobs, which may not swap with ``v``), and running work frees only
-    16 before the last of it ends at 50,000 s: the wait is 49,000 s, so at 3x ``v`` (99,000 s
-    left) is spared; counting only nodes, it is a victim.
-    """
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    queue = [x] + [gpus(f"q{i}", 8, submit=950.0, estimate=50_000.0) for i in range(2)]
-    nodes_only = AirfoilPolicy(victim_wait_cost=3.0)
-    with_queue = AirfoilPolicy(victim_wait_cost=3.0, victim_wait_queue=True)
-    run = _whole_victim(3_000.0)
-    assert decide(queue, run, THREE_NODES, now=1000.0, policy=nodes_only).preemptions == ("v",)
-    d = decide(queue, run, THREE_NODES, now=1000.0, policy=with_queue)
-    assert d.preemptions == () and d.starts == ()
-    # with only the claimant waiting, the 8 GPUs n1 frees at 3,000 s are enough
-    assert decide([x], run, THREE_NODES, now=1000.0, policy=with_queue).preemptions == ("v",)
-
-
-def test_the_wait_cost_spares_only_whole_node_singles_within_their_estimate() -> None:
-    """Smaller victims and work past its estimate are victims as before, unless
-    ``victim_wait_all`` (then a victim of any size needs room of its size again)."""
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    cost = AirfoilPolicy(victim_wait_cost=3.0)
-    half = [
-        running(gpus("h", 4, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("k", 4, estimate=100_000.0), "n0"),
-        *_whole_victim(200_000.0)[1:],
-    ]
-    assert decide([x], half, THREE_NODES, now=1000.0, policy=cost).preemptions == ("h",)
-    every = AirfoilPolicy(victim_wait_cost=3.0, victim_wait_all=True)
-    assert decide([x], half, THREE_NODES, now=1000.0, policy=every).preemptions == ()
-    # past its estimate (500 s), how much is left of "o" no estimate says: a victim
-    over = [running(gpus("o", 8, interruptible=True, estimate=500.0), "n0")]
-    over += _whole_victim(200_000.0)[1:]
-    assert decide([x], over, THREE_NODES, now=1000.0, policy=cost).preemptions == ("o",)
-
-
 def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
     # "r0" was expected to end at 1,000 s and still runs at 45,000 s; "r1" ends at 60,000 s
     run = [
@@ -491,10 +387,6 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"preempt_ratio": -1.0}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("nan")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
-        ({"whole_victim_ratio": 0.5}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"whole_victim_ratio": float("nan")}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"victim_wait_cost": 0.0}, "victim_wait_cost must be a positive number or None"),
-        ({"victim_wait_cost": float("nan")}, "victim_wait_cost must be a positive number or None"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],

@@ -1,11 +1,10 @@
-"""``AirfoilPolicy.preempt_rate`` (a bound on recent preemptions per item) and
-``gang_whole_last`` (due gangs clear nodes of smaller work first)."""
+"""``AirfoilPolicy.preempt_rate`` (a bound on recent preemptions per item)."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
-from sched_factories import gpu_node, gpus, make_state, running, starts
+from sched_factories import gpu_node, gpus, make_state, running
 
 from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, decide
 
@@ -84,25 +83,3 @@ def test_the_state_keeps_the_latest_preemption_times() -> None:
 def test_preempt_rate_settings_are_checked(settings: dict, message: str) -> None:
     with pytest.raises(InvalidPolicyError, match=message):
         AirfoilPolicy(**settings)
-
-
-def test_a_due_gang_preempts_whole_node_singles_last_when_asked() -> None:
-    # level 1 everywhere; "w" (a whole-node single) has the most work left
-    layout = {"w": (8, 100_000.0, "n0"), "a": (4, 10_000.0, "n1"), "b": (4, 10_000.0, "n1")}
-    layout |= {"c": (4, 9_000.0, "n2"), "d": (4, 9_000.0, "n2")}
-    run = [
-        running(gpus(name, n, interruptible=True, estimate=estimate), node)
-        for name, (n, estimate, node) in layout.items()
-    ]
-    run.append(running(gpus("busy", 8, estimate=100_000.0), "n3"))
-    g = gpus("g", 8, gang=2, submit=900.0, estimate=5_000.0)
-    by_default = decide([g], run, FOUR_NODES, now=1000.0)
-    assert "w" in by_default.preemptions
-    last = decide([g], run, FOUR_NODES, now=1000.0, policy=AirfoilPolicy(gang_whole_last=True))
-    assert sorted(last.preemptions) == ["a", "b", "c", "d"]
-    assert sorted(starts(last)[0][1]) == ["n1", "n2"]
-    # when the gang needs its node, it still takes it
-    three = [*run[:3], run[5]]
-    nodes = FOUR_NODES[:2] + FOUR_NODES[3:]
-    d = decide([g], three, nodes, now=1000.0, policy=AirfoilPolicy(gang_whole_last=True))
-    assert sorted(d.preemptions) == ["a", "b", "w"]

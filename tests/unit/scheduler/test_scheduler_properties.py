@@ -26,9 +26,7 @@ from airfoil.scheduler import (
     WorkItem,
     policy_names,
 )
-from airfoil.scheduler._round import Round
 from airfoil.scheduler._state import WaitingEntry
-from airfoil.scheduler._victim_index import RestartWait
 
 pytestmark = pytest.mark.unit
 
@@ -173,11 +171,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # the preemption ratio on and off, whatever the default
     for ratio in (None, 1.0):
         check_invariants(AirfoilPolicy(preempt_ratio=ratio), *scenario)
-    # the victim's wait to restart as a preemption cost (off by default) spares victims
-    for queue_too in (False, True):
-        check_invariants(
-            AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
-        )
     # preemption within the last level, without its guards and off
     for srpt in (None, 1.0):
         check_invariants(AirfoilPolicy(srpt_ratio=srpt, srpt_queue=None), *scenario)
@@ -224,8 +217,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         gangs = [e for e in state.waiting.values() if e.workers > 1]
         if asked < bar * state.totals[2] and not gangs:
             assert state.decide(now).preemptions == ()
-    # due gangs taking whole-node singles last
-    check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
     # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
     # gangs: work started as due still stays within ``due_share`` (check_airfoil_due_share)
     check_invariants(AirfoilPolicy(due_backfill=True), *scenario)
@@ -522,36 +513,3 @@ def test_airfoil_preempts_only_work_expected_to_outlast_its_claimant(
 ) -> None:
     cluster, run, queue, now = scenario
     check_invariants(AirfoilPolicy(preempt_ratio=ratio), cluster, run, queue, {}, now)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    scenario=contested(),
-    cost=st.sampled_from((0.5, 1.0, 3.0)),
-    queue_too=st.booleans(),
-    every=st.booleans(),
-)
-def test_airfoil_preempts_a_single_only_for_more_work_than_its_wait_to_restart(
-    scenario: tuple[list[Node], list[WorkItem], list[WorkItem], float],
-    cost: float,
-    queue_too: bool,
-    every: bool,
-) -> None:
-    """``victim_wait_cost``: every single worker the least-attained-service pass preempts
-    within its estimate (needing a whole node, or any with ``victim_wait_all``) has at least
-    ``cost`` times its expected wait to restart left, the wait as the state gives it."""
-    cluster, run, queue, now = scenario
-    policy = AirfoilPolicy(
-        victim_wait_cost=cost, victim_wait_queue=queue_too, victim_wait_all=every
-    )
-    check_invariants(policy, cluster, run, queue, {}, now)
-    state = build(policy, cluster, run, queue, {}, now)
-    decision = state.decide(now)
-    wait = RestartWait(Round(state, now, False), policy.thresholds, queue_too)
-    whole = 0 if every else state.largest[2]
-    for item_id in decision.preemptions:
-        victim = state.running[item_id]
-        entry = victim.entry
-        left = victim.start + entry.estimate - now
-        if entry.workers == 1 and entry.demand[2] >= whole and left > 0:
-            assert left >= cost * wait.wait(victim), f"{item_id}: {left} s left"
