@@ -83,11 +83,10 @@ from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._las_queue import asks_at_least, fair_order
-from airfoil.scheduler._model import RECENT_PREEMPTIONS
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
-from airfoil.scheduler._victims import Spare, Victims
+from airfoil.scheduler._victims import Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
@@ -162,16 +161,6 @@ class AirfoilPolicy(Policy):
             simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
-        preempt_limit: an item already preempted this many times is no victim of any pass
-            (nor moved by ``defragment``) until it runs past its remaining estimate, so one
-            long job is not stopped again and again (``None``, the default: no limit).
-            Reclaim of borrowed quota still takes it.
-        preempt_limit_gangs: with ``preempt_limit`` or ``preempt_rate``, due gangs respect
-            it too (``True``); ``False``: only the least-attained-service pass and
-            ``defragment`` do.
-        preempt_rate, preempt_window: an item preempted ``preempt_rate`` times within the
-            last ``preempt_window`` seconds is no victim (as ``preempt_limit``, but counting
-            recent preemptions only; ``None``, the default: no bound).
         due_backfill: with ``due_share``, a due item held by the cap no longer holds back
             every later one: those expected to end before it could start under the cap, or
             that fit beside it then, still start (EASY backfill within the cap;
@@ -223,10 +212,6 @@ class AirfoilPolicy(Policy):
     defragment_gain: float | None = None
     defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
-    preempt_limit: int | None = None
-    preempt_limit_gangs: bool = True
-    preempt_rate: int | None = None
-    preempt_window: float = 3600.0
     due_backfill: bool = False
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
@@ -279,17 +264,6 @@ class AirfoilPolicy(Policy):
                 "defragment_after must be a finite number >= 0 or None, "
                 f"got {self.defragment_after}"
             )
-        if self.preempt_limit is not None and not self.preempt_limit >= 1:
-            problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
-        if self.preempt_rate is not None and not 1 <= self.preempt_rate <= RECENT_PREEMPTIONS:
-            problems.append(
-                f"preempt_rate must be in [1, {RECENT_PREEMPTIONS}] or None, "
-                f"got {self.preempt_rate}"
-            )
-        if not 0 < self.preempt_window < math.inf:
-            problems.append(
-                f"preempt_window must be positive and finite, got {self.preempt_window}"
-            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if self.due_gang_queue is not None and not 0 <= self.due_gang_queue < math.inf:
@@ -308,11 +282,6 @@ class AirfoilPolicy(Policy):
             )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
-
-    @property
-    def spare(self) -> Spare:
-        """Which running work no pass stops (``preempt_limit``, ``preempt_rate``)."""
-        return Spare(self.preempt_limit, self.preempt_rate, self.preempt_window)
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""
@@ -366,7 +335,6 @@ class AirfoilPolicy(Policy):
                 self.defragment_gain,
                 self.defragment_restart_s,
                 self.defragment_after,
-                self.spare,
                 self.defragment_preempted,
             )
             defragment(

@@ -34,17 +34,12 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._victims import Spare
-
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand, NodePool
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, Shape, WaitingEntry
 
 __all__ = ["Guard", "defragment"]
-
-
-_NO_SPARE = Spare()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +50,6 @@ class Guard:
     gain: float | None = None
     restart_s: float = 60.0
     after: float | None = None
-    spare: Spare = _NO_SPARE
     preempted_now: bool = False
 
 
@@ -81,7 +75,7 @@ def defragment(
         if claimant is None:
             return
         tried.add(claimant.shape)
-        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted), guard.spare)
+        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted))
         if plan is None:
             continue
         if guard.gain is not None and not _pays(rnd, claimant, plan, guard.gain, guard.restart_s):
@@ -199,7 +193,7 @@ def _first_claimant(
 
 
 def _best_move(
-    rnd: Round, claimant: WaitingEntry, budget: int, spare: Spare
+    rnd: Round, claimant: WaitingEntry, budget: int
 ) -> list[tuple[RunningEntry, int]] | None:
     """The moves (victim, node it restarts on) that make room for ``claimant``: per node, the
     largest movable workers first until it fits, each to the best-fit node with idle room
@@ -216,7 +210,6 @@ def _best_move(
             and entry.item.priority <= priority
             and entry.item.id not in rnd.preempted
             and run.nodes[0] not in state.draining
-            and spare.until(run, rnd.now) is None
         ):
             by_node.setdefault(run.nodes[0], []).append(run)
     best: tuple[tuple[int, int], int, list[tuple[RunningEntry, int]]] | None = None

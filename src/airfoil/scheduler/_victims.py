@@ -3,7 +3,7 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``preempt_limit``) and
+(``preempt_ratio``) and
 keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
 work that is not interruptible are never in it.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter, not_
 from typing import TYPE_CHECKING
@@ -25,32 +24,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Kept", "Spare", "Victims"]
-
-
-@dataclass(frozen=True, slots=True)
-class Spare:
-    """Running work no pass stops while within its remaining estimate: work preempted
-    ``limit`` times (``preempt_limit``), or ``rate`` times within the last ``window``
-    seconds (``preempt_rate``, ``preempt_window``)."""
-
-    limit: int | None = None
-    rate: int | None = None
-    window: float = 3600.0
-
-    def until(self, run: RunningEntry, now: float) -> float | None:
-        """When ``run`` becomes a victim again; ``None`` if it is one now."""
-        end = run.start + run.entry.estimate
-        if now >= end:
-            return None
-        item = run.entry.item
-        if self.limit is not None and item.preempted >= self.limit:
-            return end
-        if self.rate is not None and len(item.preempted_at) >= self.rate:
-            free = item.preempted_at[-self.rate] + self.window
-            if now < free:
-                return min(free, end)
-        return None
+__all__ = ["Kept", "Victims"]
 
 
 class Victims:
@@ -70,7 +44,6 @@ class Victims:
         "_keys",
         "_levels",
         "_max_priority",
-        "_protected",
         "_rnd",
         "_runs",
         "top",
@@ -86,21 +59,10 @@ class Victims:
         lefts_at: list[list[float]] = [[] for _ in range(len(thresholds) + 1)]
         runs_at: list[list[RunningEntry]] = [[] for _ in range(len(thresholds) + 1)]
         first_crossing: float | None = None
-        spare = policy.spare
-        sparing = spare.limit is not None or spare.rate is not None
-        # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
-        self._protected: set[str] = set()
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
-            if sparing:
-                until = spare.until(run, now)
-                if until is not None:
-                    rnd.wake(until)  # a victim again then
-                    if policy.preempt_limit_gangs:
-                        continue
-                    self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
@@ -198,7 +160,7 @@ class Victims:
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node.
 
-        The filters on each victim's own fields (priority, size, spared) are applied as the
+        The filters on each victim's own fields (priority, size) are applied as the
         victims are walked (:class:`Kept`): a claimant's walk usually stops within a few
         entries of a list of hundreds."""
         return self._select(
@@ -216,8 +178,7 @@ class Victims:
         lazy: bool = False,
     ) -> list[RunningEntry] | Kept:
         """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim); with
-        ``lazy``, the victims ``protected`` is not left out of (but ``Kept`` is returned
-        where a filter applies), else a list without ``protected``'s victims either."""
+        ``lazy``, ``Kept`` is returned where a filter applies, else a list."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
@@ -248,10 +209,9 @@ class Victims:
                 i = j
         highest = priority if priority is not None and self._max_priority > priority else None
         whole = self._rnd.state.largest[2] if spare_whole_nodes else None
-        skip = self._protected if lazy else set()
-        if highest is None and whole is None and not skip:
+        if highest is None and whole is None:
             return runs
-        passed = Kept(runs, highest, whole, skip)
+        passed = Kept(runs, highest, whole)
         return passed if lazy else list(passed)
 
 
@@ -262,25 +222,20 @@ class Kept:
     true when any victim passes. The filters read only what does not change in a round.
     """
 
-    __slots__ = ("_most", "_runs", "_skip", "_whole")
+    __slots__ = ("_most", "_runs", "_whole")
 
-    def __init__(
-        self, runs: list[RunningEntry], most: int | None, whole: int | None, skip: set[str]
-    ) -> None:
+    def __init__(self, runs: list[RunningEntry], most: int | None, whole: int | None) -> None:
         self._runs = runs
         self._most = most  # no victim of a priority above it
         self._whole = whole  # no victim needing that many GPUs or more
-        self._skip = skip  # no victim of these ids
 
     def __iter__(self) -> Iterator[RunningEntry]:
-        most, whole, skip = self._most, self._whole, self._skip
+        most, whole = self._most, self._whole
         for run in self._runs:
             entry = run.entry
             if most is not None and entry.item.priority > most:
                 continue
             if whole is not None and entry.demand[2] >= whole:
-                continue
-            if skip and entry.item.id in skip:
                 continue
             yield run
 

@@ -694,28 +694,6 @@ def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
     assert decision.preemptions == ("long",) and starts(decision) == [("w0", ("n0",))]
 
 
-def test_preempt_limit_spares_work_preempted_that_many_times_until_past_its_estimate() -> None:
-    """``preempt_limit``: an item already preempted that many times is no victim until it
-    runs past its remaining estimate; the next victim in order is taken instead."""
-    a = msgspec.structs.replace(gpus("a", 4, interruptible=True, estimate=10_000.0), preempted=2)
-    b = gpus("b", 4, interruptible=True, estimate=5_000.0)
-    run = [running(a, "n0"), running(b, "n0")]
-    x = gpus("x", 4, submit=900.0, estimate=100.0)
-    # default: the one with the most work left, "a"
-    assert decide([x], run, ONE_NODE, now=1000.0).preemptions == ("a",)
-    spared = AirfoilPolicy(preempt_limit=2)
-    d = decide([x], run, ONE_NODE, now=1000.0, policy=spared)
-    assert d.preemptions == ("b",)
-    assert d.wake_at == 10_000.0  # when "a" passes its estimate and is a victim again
-    # a limit above its count spares nothing
-    assert decide(
-        [x], run, ONE_NODE, now=1000.0, policy=AirfoilPolicy(preempt_limit=3)
-    ).preemptions == ("a",)
-    only_a = [running(a, "n0"), running(gpus("c", 4, estimate=50_000.0), "n0")]
-    assert decide([x], only_a, ONE_NODE, now=10_500.0, policy=spared).preemptions == ("a",)
-    assert decide([x], only_a, ONE_NODE, now=1000.0, policy=spared).preemptions == ()
-
-
 def test_the_state_counts_preemptions_on_the_item_and_rejects_a_negative_count() -> None:
     item = gpus("a", 4, interruptible=True, estimate=10_000.0)
     state = make_state(ONE_NODE, AirfoilPolicy(), run=[running(item, "n0")])
@@ -725,8 +703,3 @@ def test_the_state_counts_preemptions_on_the_item_and_rejects_a_negative_count()
     assert state.preempt("a", 300.0).preempted == 2
     with pytest.raises(InvalidWorkItemError, match=r"preempted .* must not be negative"):
         state.submit(msgspec.structs.replace(gpus("b", 1), preempted=-1))
-
-
-def test_preempt_limit_is_checked() -> None:
-    with pytest.raises(InvalidPolicyError, match="preempt_limit must be at least 1"):
-        AirfoilPolicy(preempt_limit=0)
