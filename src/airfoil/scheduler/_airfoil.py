@@ -161,16 +161,7 @@ class AirfoilPolicy(Policy):
             simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
-        due_backfill: with ``due_share``, a due item held by the cap no longer holds back
-            every later one: those expected to end before it could start under the cap, or
-            that fit beside it then, still start (EASY backfill within the cap;
-            :mod:`airfoil.scheduler._due_guard`). ``False``, the default.
-        due_gangs_apart: with ``due_share``, a due gang held by the cap holds back later
-            gangs only, not due single workers that fit under it (``False``, the default).
-        due_gang_share: with ``due_share``, the largest share of the cluster due gangs may
-            hold (``None``, the default: only ``due_share``); a gang held by it holds back
-            later gangs only.
-        due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
+        due_gang_queue: with ``due_gang_hours`` or ``due_gang_scale``, that budget applies only
             while the waiting work asks for at least this many times the cluster's GPUs
             (``1.0`` by default, with ``due_gang_others``; ``None``: always).
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
@@ -180,8 +171,6 @@ class AirfoilPolicy(Policy):
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
             the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
             by default, twenty-fifth session; ``None``: hours alone).
-        due_gang_starving: those caps apply only while a single worker past its starvation
-            bound waits (``False``, the default; twenty-sixth session, not adopted).
         defragment_preempted: ``defragment``'s claimant need not have waited
             ``defragment_after`` times its estimate if it was preempted before (``False``).
         due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
@@ -212,13 +201,9 @@ class AirfoilPolicy(Policy):
     defragment_gain: float | None = None
     defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
-    due_backfill: bool = False
-    due_gangs_apart: bool = False
-    due_gang_share: float | None = None
     due_gang_queue: float | None = 1.0
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
-    due_gang_starving: bool = False
     defragment_preempted: bool = False
     due_gang_others: bool = True
 
@@ -270,8 +255,6 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"due_gang_queue must be a finite number >= 0 or None, got {self.due_gang_queue}"
             )
-        if self.due_gang_share is not None and not 0 < self.due_gang_share <= 1:
-            problems.append(f"due_gang_share must be in (0, 1] or None, got {self.due_gang_share}")
         if self.due_gang_hours is not None and not 0 < self.due_gang_hours < math.inf:
             problems.append(
                 f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
@@ -315,13 +298,9 @@ class AirfoilPolicy(Policy):
                 self.due_share,
                 state,
                 now,
-                backfill=self.due_backfill,
-                gangs_apart=self.due_gangs_apart,
-                gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
                 gang_scale=self.due_gang_scale,
-                gang_starving=self.due_gang_starving,
                 gang_others=self.due_gang_others,
             )
             if self.due_share is not None

@@ -199,15 +199,9 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         gangs = [e for e in state.waiting.values() if e.workers > 1]
         if asked < bar * state.totals[2] and not gangs:
             assert state.decide(now).preemptions == ()
-    # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
-    # gangs: work started as due still stays within ``due_share`` (check_airfoil_due_share)
-    check_invariants(AirfoilPolicy(due_backfill=True), *scenario)
-    check_invariants(AirfoilPolicy(due_gangs_apart=True, due_backfill=True), *scenario)
+    # the cap on due work with a budget on the due gangs' expected GPU-time: work started
+    # as due still stays within ``due_share``, and gangs within it (check_airfoil_due_share)
     for queue_bar in (None, 0.5):
-        check_invariants(
-            AirfoilPolicy(due_gang_share=0.25, due_gang_queue=queue_bar, gang_after=0.0), *scenario
-        )
-        # ... or a budget on the due gangs' expected GPU-time (check_airfoil_due_share too)
         check_invariants(
             AirfoilPolicy(due_gang_hours=0.01, due_gang_queue=queue_bar, gang_after=0.0), *scenario
         )
@@ -217,11 +211,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
                 due_gang_hours=hours, due_gang_scale=0.5, due_gang_queue=queue_bar, gang_after=0.0
             )
             check_invariants(scaled, *scenario)
-        # ... applied only while a single worker past its starvation bound waits
-        starving = AirfoilPolicy(
-            due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_starving=True, gang_after=0.0
-        )
-        check_invariants(starving, *scenario)
         # ... or only behind other projects' waiting work
         others = AirfoilPolicy(
             due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_others=True, gang_after=0.0
@@ -384,38 +373,15 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         assert not any(before) and len(due) == 1, (
             f"airfoil started due work past its cap: {before} + {usage(due)} > {limit}"
         )
-    if policy.due_gang_share is not None and policy.due_gang_queue is None:
-        # due gangs stay within their own cap, but for one when no due gang runs
-        gang_limit = [policy.due_gang_share * total for total in state.totals]
-        gangs_before = usage(
-            [
-                (run.entry.demand, run.entry.workers)
-                for run in state.running.values()
-                if run.entry.workers > 1
-                and run.entry.reserve_from is not None
-                and run.start >= run.entry.reserve_from
-            ]
-        )
-        gangs = [(d, w) for d, w in due if w > 1]
-        gangs_after = [b + a for b, a in zip(gangs_before, usage(gangs), strict=True)]
-        if gangs and any(a > lim for a, lim in zip(gangs_after, gang_limit, strict=True)):
-            assert not any(gangs_before) and len(gangs) == 1, (
-                f"airfoil started due gangs past their cap: {gangs_before} + {usage(gangs)}"
-            )
     budgets = []
     if policy.due_gang_hours is not None:
         budgets.append(policy.due_gang_hours * 3600.0 * state.totals[2])
     if policy.due_gang_scale is not None and state.gangs_seen:
         budgets.append(policy.due_gang_scale * state.gang_gpu_seconds_seen / state.gangs_seen)
-    starving = any(
-        e.workers == 1 and e.reserve_from is not None and e.reserve_from <= now
-        for e in state.waiting.values()
-    )
     queued = _gang_queue_applies(policy, state, entries, now)
-    if budgets and queued and (starving or not policy.due_gang_starving):
+    if budgets and queued:
         # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
-        # (with due_gang_starving, only while a single worker past its starvation bound waits;
-        # with due_gang_queue, checked when the queue made the budget apply to every gang)
+        # (with due_gang_queue, checked when the queue made the budget apply to every gang)
         budget = max(budgets)
         held = [
             run
