@@ -141,9 +141,6 @@ class AirfoilPolicy(Policy):
         srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
             makes room for the claimant's one worker, never a second one (and none for a
             claimant of several workers); ``True`` by default.
-        las_queue: the least-attained-service pass preempts (``srpt_ratio``'s rule too) only
-            while the waiting work, less the due pass's, asks for at least this many times
-            the cluster's GPUs (``None``, the default: always; twenty-seventh session).
         defragment: at the end of a decision, start a waiting single worker that the idle
             capacity adds up to but no node holds by moving running work onto that idle room
             (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
@@ -153,12 +150,6 @@ class AirfoilPolicy(Policy):
             the largest node claim; ``True`` by default.
         defragment_spare_due: with ``defragment``, no move while a due item (a gang, a
             starving job) or any gang waits; ``True`` by default.
-        defragment_gain: with ``defragment``, move only when the claimant's GPUs times the
-            wait the move saves it (until running work's expected ends would free a node for
-            it) exceed this many times the moved GPUs times ``defragment_restart_s``
-            (``None``: every move).
-        defragment_restart_s: what one restart of a moved job costs, in seconds (the
-            simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
         due_gang_queue: with ``due_gang_hours`` or ``due_gang_scale``, that budget applies only
@@ -171,8 +162,6 @@ class AirfoilPolicy(Policy):
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
             the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
             by default, twenty-fifth session; ``None``: hours alone).
-        defragment_preempted: ``defragment``'s claimant need not have waited
-            ``defragment_after`` times its estimate if it was preempted before (``False``).
         due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
             than the gang's counts towards that queue (``True`` by default, twenty-seventh
             session: the budget protects other tenants' work, not a tenant's own).
@@ -194,17 +183,13 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
-    las_queue: float | None = None
     defragment: bool = True
     defragment_whole_only: bool = True
     defragment_spare_due: bool = True
-    defragment_gain: float | None = None
-    defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
     due_gang_queue: float | None = 1.0
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
-    defragment_preempted: bool = False
     due_gang_others: bool = True
 
     def __post_init__(self) -> None:
@@ -232,17 +217,9 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
             )
-        for name in ("srpt_queue", "las_queue"):
-            if (value := getattr(self, name)) is not None and not 0 <= value < math.inf:
-                problems.append(f"{name} must be a finite number >= 0 or None, got {value}")
-        if self.defragment_gain is not None and not 0 <= self.defragment_gain < math.inf:
+        if self.srpt_queue is not None and not 0 <= self.srpt_queue < math.inf:
             problems.append(
-                f"defragment_gain must be a finite number >= 0 or None, got {self.defragment_gain}"
-            )
-        if not 0 <= self.defragment_restart_s < math.inf:
-            problems.append(
-                "defragment_restart_s must be a finite number of seconds >= 0, "
-                f"got {self.defragment_restart_s}"
+                f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
         if self.defragment_after is not None and not 0 <= self.defragment_after < math.inf:
             problems.append(
@@ -311,10 +288,7 @@ class AirfoilPolicy(Policy):
         if self.defragment:
             allowed = DefragGuard(
                 self.defragment_spare_due,
-                self.defragment_gain,
-                self.defragment_restart_s,
                 self.defragment_after,
-                self.defragment_preempted,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
@@ -416,10 +390,6 @@ class AirfoilPolicy(Policy):
             and not asks_at_least(state, served, top, queue * gpus)
         ):
             reach = top
-        # las_queue: no preemption at all below a queue of that many clusters
-        queue = self.las_queue
-        if reach > 0 and queue is not None and not asks_at_least(state, served, 0, queue * gpus):
-            reach = 0
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import msgspec
@@ -495,33 +494,6 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
         AirfoilPolicy(srpt_queue=-1.0)
 
 
-def test_with_las_queue_least_attained_service_preempts_only_behind_a_long_enough_queue() -> None:
-    """``las_queue`` (an experimental setting, off; twenty-seventh session): no preemption by
-    the least-attained-service pass while the waiting work asks for fewer than q clusters."""
-    # (whole-node swaps on, so that one 8-GPU job may take another's node)
-    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]  # level 1
-    fresh = gpus("fresh", 8, submit=5.0, estimate=3_600.0)  # level 0, one cluster's worth
-    assert AirfoilPolicy(**_SWAPS).las_queue is None
-    d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(**_SWAPS))
-    assert d.preemptions == ("long",)
-    for bar, stops in ((0.5, ("long",)), (1.0, ("long",)), (2.0, ())):
-        policy = AirfoilPolicy(las_queue=bar, **_SWAPS)
-        d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=policy)
-        assert d.preemptions == stops, bar
-        if not stops:
-            assert starts(d) == []
-            assert "fresh" in d.reasons
-    # a second waiting item makes the queue two clusters' worth: the first preempts again
-    other = gpus("other", 8, submit=6.0, estimate=7_200.0)
-    d = decide(
-        [fresh, other], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(las_queue=2.0, **_SWAPS)
-    )
-    assert d.preemptions == ("long",)
-    assert starts(d) == [("fresh", ("n0",))]
-    with pytest.raises(InvalidPolicyError, match="las_queue must be a finite number >= 0"):
-        AirfoilPolicy(las_queue=float("inf"))
-
-
 def _halves() -> list[RunningItem]:
     # n0 and n1: 4 of 8 GPUs each held by interruptible level-0 work; n2: full, not
     # interruptible
@@ -599,10 +571,8 @@ def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_i
     )
 
 
-def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_waits() -> None:
+def test_defragment_guards_move_only_a_long_waiter_and_none_while_due_work_waits() -> None:
     """``defragment_after``: the claimant must have waited that many times its estimate;
-    ``defragment_gain``: its GPUs times the wait saved (until ``a`` or ``b`` ends) must
-    exceed that many times the moved GPUs times ``defragment_restart_s``;
     ``defragment_spare_due``: nothing moves while a gang (or another due item) waits."""
     # w, a and b are all past the first level: least attained service does not preempt
     w = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
@@ -617,16 +587,6 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     # that waited their estimate, none while due work waits
     assert not moved(AirfoilPolicy(), [w], _halves(), 3_599.0)
     assert moved(AirfoilPolicy(), [w], _halves(), 3_600.0)
-    # a and b end at 36,900 s; at 36,000 s the move saves w 900 s: 8 x 900 = 7,200 GPU-s
-    # against gain x 4 GPUs x 60 s
-    assert moved(defrag(defragment_gain=29.0), [w], _halves(), 36_000.0)
-    assert not moved(defrag(defragment_gain=30.0), [w], _halves(), 36_000.0)
-    assert not moved(
-        defrag(defragment_gain=1.0, defragment_restart_s=1_800.0),
-        [w],
-        _halves(),
-        36_000.0,
-    )
     # a gang of three 8-GPU workers waits (due at once) while n2 is held by work that is
     # not interruptible, with no reservation to hold for it (as when another holds it)
     gang = gpus("g", 8, gang=3, submit=0.0, estimate=3_600.0)
@@ -637,27 +597,7 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     assert moved(spare, [w], _halves(), 1_000.0)
 
 
-def test_defragment_preempted_lets_a_preempted_claimant_move_work_before_its_wait() -> None:
-    """``defragment_preempted`` (an experimental setting, off; twenty-sixth session): a
-    claimant preempted before need not have waited ``defragment_after`` times its estimate
-    (it had a node and lost it); a new one still must."""
-    new = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
-    stopped = msgspec.structs.replace(new, preempted=1)
-
-    def moved(policy: AirfoilPolicy, w: Any) -> bool:
-        return bool(decide([w], _halves(), THREE_NODES, now=1_000.0, policy=policy).preemptions)
-
-    assert not moved(defrag(defragment_after=1.0), stopped)  # waited 1,000 of 3,600 s
-    assert moved(defrag(defragment_after=1.0, defragment_preempted=True), stopped)
-    assert not moved(defrag(defragment_after=1.0, defragment_preempted=True), new)
-    assert not moved(AirfoilPolicy(), stopped)  # off by default
-
-
 def test_defragment_settings_are_checked() -> None:
-    with pytest.raises(InvalidPolicyError, match="defragment_gain must be"):
-        AirfoilPolicy(defragment_gain=-1.0)
-    with pytest.raises(InvalidPolicyError, match="defragment_restart_s must be"):
-        AirfoilPolicy(defragment_restart_s=math.inf)
     with pytest.raises(InvalidPolicyError, match="defragment_after must be"):
         AirfoilPolicy(defragment_after=-0.5)
 
