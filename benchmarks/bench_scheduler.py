@@ -13,7 +13,6 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler.py due-share  # airfoil's cap: CPU time
     PYTHONPATH=src python benchmarks/bench_scheduler.py preempt-ratio  # its victim rule: CPU
     PYTHONPATH=src python benchmarks/bench_scheduler.py enqueue    # submit + withdraw: CPU
-    PYTHONPATH=src python benchmarks/bench_scheduler.py victim-wait  # its restart-wait cost: CPU
 
 Each figure is the median of 5 runs, with the spread (min-max) of those runs. A ``decide``
 run is the mean of 20 calls on the same state (a decision changes nothing, so every call
@@ -191,23 +190,6 @@ def bench_preempt_ratio() -> None:
     )
 
 
-def bench_victim_wait() -> None:
-    """``airfoil`` with the victim's wait to restart as a preemption cost, and without.
-
-    The steady state's running work is all 1-GPU, so the whole-node rule only walks the
-    victims (none is subject to it); ``victim_wait_all`` computes the wait for each.
-    """
-    _bench_variants(
-        "victim_wait_cost",
-        {
-            "default": AirfoilPolicy(),
-            "cost 1": AirfoilPolicy(victim_wait_cost=1.0),
-            "cost 1, queue": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=True),
-            "cost 1, all": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_all=True),
-        },
-    )
-
-
 def bench_srpt() -> None:
     """The cost of preemption within the last level (``srpt_ratio``) and of its queue bar."""
     _bench_variants(
@@ -345,8 +327,6 @@ def main(argv: list[str]) -> None:
         bench_due_share()
     if what == "preempt-ratio":
         bench_preempt_ratio()
-    if what == "victim-wait":
-        bench_victim_wait()
     if what == "srpt":
         bench_srpt()
     if what == "defragment":

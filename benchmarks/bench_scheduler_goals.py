@@ -96,7 +96,6 @@ AIRFOIL_ONLY = frozenset(
         "_airfoil.py",
         "_defrag.py",
         "_due_guard.py",
-        "_horizon.py",
         "_las_queue.py",
         "_settle.py",
         "_victims.py",
@@ -253,7 +252,7 @@ def _setting(text: str) -> tuple[str, object]:
         value = tuple(float(v) for v in raw.split(";") if v)
     elif raw.lower() in ("true", "false"):
         value = raw.lower() == "true"
-    elif name.startswith("max_") or name in ("preempt_limit", "preempt_rate"):
+    elif name.startswith("max_"):
         value = int(raw)
     else:
         value = float(raw)

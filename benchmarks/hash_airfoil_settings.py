@@ -32,12 +32,8 @@ SETTINGS: dict[str, dict[str, object]] = {
     "dueNone": {"due_share": None},
     "swaps": {"whole_node_swaps": True},
     "res3": {"max_reservations": 3, "max_preemptions": 8},
-    "limit": {"preempt_limit": 1, "preempt_rate": 2},
-    "limitg": {"preempt_limit": 1, "preempt_limit_gangs": True},
-    "wholeratio": {"whole_victim_ratio": 2.0, "victim_wait_cost": 1.0, "gang_whole_last": True},
     "srptoff": {"srpt_ratio": None},
     "srptq0": {"srpt_queue": None, "srpt_one_victim": False},
-    "horizon": {"place_horizon": 600.0},
     "nodefrag": {"defragment": False},
 }
 

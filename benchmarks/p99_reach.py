@@ -9,7 +9,7 @@ JCT over LAS's and p99 JCT over backfill's, and the best p99 among those whose m
 LAS's: if it is above 1, no policy tried reaches both goals there (twenty-seventh session)::
 
     PYTHONPATH=src python benchmarks/p99_reach.py
-    PYTHONPATH=src python benchmarks/p99_reach.py --variant las_queue=0.5 \\
+    PYTHONPATH=src python benchmarks/p99_reach.py --variant srpt_queue=none \\
         --variant srpt_ratio=none,defragment=false d1-3:0:0:0.5
 
 A variant is comma-separated ``NAME=VALUE`` settings of ``AirfoilPolicy``, as

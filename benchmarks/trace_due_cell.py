@@ -9,7 +9,7 @@ around that time, and who got the work started as due single workers then
 (docs/scheduling.md, twenty-first session)::
 
     PYTHONPATH=src python benchmarks/trace_due_cell.py boot20 2 0.7
-    PYTHONPATH=src python benchmarks/trace_due_cell.py boot20 1 1.0 --set due_gangs_apart=true
+    PYTHONPATH=src python benchmarks/trace_due_cell.py boot20 1 1.0 --set due_gang_hours=none
 """
 
 from __future__ import annotations

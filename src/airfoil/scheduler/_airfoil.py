@@ -59,12 +59,7 @@
    or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
    it holds back later gangs only), while other projects' waiting work asks for at least
    ``due_gang_queue`` (1) times the cluster's GPUs (``due_gang_others``).
-6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
-   default: it missed a held-out goal the default meets), a single worker of less than a
-   node that the least-attained-service pass starts where it fits goes to the node that
-   will have the fewest GPUs free that many seconds from now (free now plus what running
-   work expected to end by then frees), then best fit: a node about to empty is left for
-   whole-node work instead of being split again, and nothing waits for it.
+6. **Placement is best fit on the GPUs free now.**
 7. **Defragmentation by migration** (``defragment``): at the end of a decision, a waiting
    whole-node single worker that has waited its estimate, when the idle GPUs add up to a
    node but no node has them, starts on a node whose running single workers are moved
@@ -87,13 +82,11 @@ from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
-from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._las_queue import asks_at_least, fair_order
-from airfoil.scheduler._model import RECENT_PREEMPTIONS
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
-from airfoil.scheduler._victims import Spare, Victims
+from airfoil.scheduler._victims import Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
@@ -137,24 +130,6 @@ class AirfoilPolicy(Policy):
         whole_node_swaps: in the least-attained-service pass, let a single worker that
             needs a whole node preempt another such worker (``False`` by default, chosen
             on week 45: docs/scheduling.md); gangs still make room from any victim.
-        whole_victim_ratio: with ``preempt_ratio``, in the least-attained-service pass a
-            single worker that needs a whole node is a victim only if expected to run at
-            least this many times the claimant's estimate longer (or past its own
-            estimate): it needs a whole node again to restart, so stopping it must gain
-            more (``None``: as any victim).
-        place_horizon: seconds ahead at which the least-attained-service pass compares
-            nodes for a single worker of less than a node: the node with the fewest GPUs
-            free then (counting running work expected to end by then) goes first, then
-            best fit (``None``, the default: best fit on the GPUs free now; a day was
-            better on week 45 but missed a held-out cell the default meets, see
-            docs/scheduling.md). Not used while a reservation is held, under project caps,
-            or for an item with preferred nodes (those keep best fit).
-        victim_wait_cost: with ``preempt_ratio``, in the least-attained-service pass a
-            single worker that needs a whole node (``victim_wait_all``: any single worker)
-            is a victim only if its expected work left is at least this many times its
-            expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
-            ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
-            past its estimate (``None``, the default: no such cost; docs/scheduling.md).
         srpt_ratio: an item of the last level may preempt that level's running work
             expected to run at least this many times its estimate longer (not work past its
             estimate): shortest remaining work first within the last level (``None``: no
@@ -166,9 +141,6 @@ class AirfoilPolicy(Policy):
         srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
             makes room for the claimant's one worker, never a second one (and none for a
             claimant of several workers); ``True`` by default.
-        las_queue: the least-attained-service pass preempts (``srpt_ratio``'s rule too) only
-            while the waiting work, less the due pass's, asks for at least this many times
-            the cluster's GPUs (``None``, the default: always; twenty-seventh session).
         defragment: at the end of a decision, start a waiting single worker that the idle
             capacity adds up to but no node holds by moving running work onto that idle room
             (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
@@ -178,36 +150,9 @@ class AirfoilPolicy(Policy):
             the largest node claim; ``True`` by default.
         defragment_spare_due: with ``defragment``, no move while a due item (a gang, a
             starving job) or any gang waits; ``True`` by default.
-        defragment_gain: with ``defragment``, move only when the claimant's GPUs times the
-            wait the move saves it (until running work's expected ends would free a node for
-            it) exceed this many times the moved GPUs times ``defragment_restart_s``
-            (``None``: every move).
-        defragment_restart_s: what one restart of a moved job costs, in seconds (the
-            simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
-        preempt_limit: an item already preempted this many times is no victim of any pass
-            (nor moved by ``defragment``) until it runs past its remaining estimate, so one
-            long job is not stopped again and again (``None``, the default: no limit).
-            Reclaim of borrowed quota still takes it.
-        preempt_limit_gangs: with ``preempt_limit`` or ``preempt_rate``, due gangs respect
-            it too (``True``); ``False``: only the least-attained-service pass and
-            ``defragment`` do.
-        preempt_rate, preempt_window: an item preempted ``preempt_rate`` times within the
-            last ``preempt_window`` seconds is no victim (as ``preempt_limit``, but counting
-            recent preemptions only; ``None``, the default: no bound).
-        gang_whole_last: due gangs preempt single workers that need a whole node last
-            (``False``, the default: in the victims' order).
-        due_backfill: with ``due_share``, a due item held by the cap no longer holds back
-            every later one: those expected to end before it could start under the cap, or
-            that fit beside it then, still start (EASY backfill within the cap;
-            :mod:`airfoil.scheduler._due_guard`). ``False``, the default.
-        due_gangs_apart: with ``due_share``, a due gang held by the cap holds back later
-            gangs only, not due single workers that fit under it (``False``, the default).
-        due_gang_share: with ``due_share``, the largest share of the cluster due gangs may
-            hold (``None``, the default: only ``due_share``); a gang held by it holds back
-            later gangs only.
-        due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
+        due_gang_queue: with ``due_gang_hours`` or ``due_gang_scale``, that budget applies only
             while the waiting work asks for at least this many times the cluster's GPUs
             (``1.0`` by default, with ``due_gang_others``; ``None``: always).
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
@@ -217,10 +162,6 @@ class AirfoilPolicy(Policy):
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
             the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
             by default, twenty-fifth session; ``None``: hours alone).
-        due_gang_starving: those caps apply only while a single worker past its starvation
-            bound waits (``False``, the default; twenty-sixth session, not adopted).
-        defragment_preempted: ``defragment``'s claimant need not have waited
-            ``defragment_after`` times its estimate if it was preempted before (``False``).
         due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
             than the gang's counts towards that queue (``True`` by default, twenty-seventh
             session: the budget protects other tenants' work, not a tenant's own).
@@ -239,34 +180,16 @@ class AirfoilPolicy(Policy):
     due_share: float | None = 0.875
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
-    whole_victim_ratio: float | None = None
-    place_horizon: float | None = None
-    victim_wait_cost: float | None = None
-    victim_wait_queue: bool = False
-    victim_wait_all: bool = False
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
-    las_queue: float | None = None
     defragment: bool = True
     defragment_whole_only: bool = True
     defragment_spare_due: bool = True
-    defragment_gain: float | None = None
-    defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
-    preempt_limit: int | None = None
-    preempt_limit_gangs: bool = True
-    preempt_rate: int | None = None
-    preempt_window: float = 3600.0
-    gang_whole_last: bool = False
-    due_backfill: bool = False
-    due_gangs_apart: bool = False
-    due_gang_share: float | None = None
     due_gang_queue: float | None = 1.0
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
-    due_gang_starving: bool = False
-    defragment_preempted: bool = False
     due_gang_others: bool = True
 
     def __post_init__(self) -> None:
@@ -290,51 +213,18 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"preempt_ratio must be a finite number >= 0 or None, got {self.preempt_ratio}"
             )
-        if self.whole_victim_ratio is not None and not 1 <= self.whole_victim_ratio < math.inf:
-            problems.append(
-                "whole_victim_ratio must be a finite number >= 1 or None, "
-                f"got {self.whole_victim_ratio}"
-            )
-        if self.place_horizon is not None and not 0 < self.place_horizon < math.inf:
-            problems.append(
-                f"place_horizon must be a positive number of seconds or None, "
-                f"got {self.place_horizon}"
-            )
-        if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
-            problems.append(
-                f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
-            )
         if self.srpt_ratio is not None and not 1 <= self.srpt_ratio < math.inf:
             problems.append(
                 f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
             )
-        for name in ("srpt_queue", "las_queue"):
-            if (value := getattr(self, name)) is not None and not 0 <= value < math.inf:
-                problems.append(f"{name} must be a finite number >= 0 or None, got {value}")
-        if self.defragment_gain is not None and not 0 <= self.defragment_gain < math.inf:
+        if self.srpt_queue is not None and not 0 <= self.srpt_queue < math.inf:
             problems.append(
-                f"defragment_gain must be a finite number >= 0 or None, got {self.defragment_gain}"
-            )
-        if not 0 <= self.defragment_restart_s < math.inf:
-            problems.append(
-                "defragment_restart_s must be a finite number of seconds >= 0, "
-                f"got {self.defragment_restart_s}"
+                f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
         if self.defragment_after is not None and not 0 <= self.defragment_after < math.inf:
             problems.append(
                 "defragment_after must be a finite number >= 0 or None, "
                 f"got {self.defragment_after}"
-            )
-        if self.preempt_limit is not None and not self.preempt_limit >= 1:
-            problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
-        if self.preempt_rate is not None and not 1 <= self.preempt_rate <= RECENT_PREEMPTIONS:
-            problems.append(
-                f"preempt_rate must be in [1, {RECENT_PREEMPTIONS}] or None, "
-                f"got {self.preempt_rate}"
-            )
-        if not 0 < self.preempt_window < math.inf:
-            problems.append(
-                f"preempt_window must be positive and finite, got {self.preempt_window}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -342,8 +232,6 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"due_gang_queue must be a finite number >= 0 or None, got {self.due_gang_queue}"
             )
-        if self.due_gang_share is not None and not 0 < self.due_gang_share <= 1:
-            problems.append(f"due_gang_share must be in (0, 1] or None, got {self.due_gang_share}")
         if self.due_gang_hours is not None and not 0 < self.due_gang_hours < math.inf:
             problems.append(
                 f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
@@ -354,11 +242,6 @@ class AirfoilPolicy(Policy):
             )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
-
-    @property
-    def spare(self) -> Spare:
-        """Which running work no pass stops (``preempt_limit``, ``preempt_rate``)."""
-        return Spare(self.preempt_limit, self.preempt_rate, self.preempt_window)
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""
@@ -392,13 +275,9 @@ class AirfoilPolicy(Policy):
                 self.due_share,
                 state,
                 now,
-                backfill=self.due_backfill,
-                gangs_apart=self.due_gangs_apart,
-                gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
                 gang_scale=self.due_gang_scale,
-                gang_starving=self.due_gang_starving,
                 gang_others=self.due_gang_others,
             )
             if self.due_share is not None
@@ -409,11 +288,7 @@ class AirfoilPolicy(Policy):
         if self.defragment:
             allowed = DefragGuard(
                 self.defragment_spare_due,
-                self.defragment_gain,
-                self.defragment_restart_s,
                 self.defragment_after,
-                self.spare,
-                self.defragment_preempted,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
@@ -515,10 +390,6 @@ class AirfoilPolicy(Policy):
             and not asks_at_least(state, served, top, queue * gpus)
         ):
             reach = top
-        # las_queue: no preemption at all below a queue of that many clusters
-        queue = self.las_queue
-        if reach > 0 and queue is not None and not asks_at_least(state, served, 0, queue * gpus):
-            reach = 0
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
@@ -544,8 +415,6 @@ class AirfoilPolicy(Policy):
         order: Iterator[QueueKey] = fair_order(rnd, served) if state.quotas else iter(state.order)
         # rnd.reasons is replaced only by explain_rest, after which this loop ends
         explain, reasons = rnd.explain, rnd.reasons
-        horizon = self.place_horizon
-        soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
         preempted = rnd.preempted  # (never rebound in a round)
         for key in order:
             item_id = key[4]
@@ -596,22 +465,6 @@ class AirfoilPolicy(Policy):
                 if due and guard is not None and guard.blocks(entry):
                     rnd.wait(entry, guard.reason)
                     continue
-                if (
-                    horizon is not None
-                    and entry.workers == 1
-                    and 0 < entry.demand[2] < largest_gpus
-                    and not rnd.reservations
-                    and not state.limits
-                    and not entry.item.prefer
-                    and shape not in no_room
-                ):
-                    # placement by free GPUs a horizon ahead (see ``place_horizon``)
-                    if soon is None:
-                        soon = ending_soon(rnd, horizon)
-                    if rnd.start_on(entry, horizon_fit(rnd, entry.demand, soon)):
-                        if due and guard is not None:
-                            guard.add(entry)
-                        continue
                 why = rnd.try_start(entry)
                 if why is None:
                     if due and guard is not None:

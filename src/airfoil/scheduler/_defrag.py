@@ -14,14 +14,11 @@ claimant, is moved, and only onto room that is free now. Not used while a reserv
 held (its per-node limits decide what may run where) or where quotas are set (a project's
 cap, or a lender's nominal share, would have to be checked for each move).
 
-Three optional guards (:class:`Guard`; ``AirfoilPolicy``'s default sets ``spare_due`` and
+Two optional guards (:class:`Guard`; ``AirfoilPolicy``'s default sets ``spare_due`` and
 ``after`` 1, docs/scheduling.md): ``spare_due``, no move at all while a due item (a gang,
 a starving job) or any gang waits, since the room a move fills is room such an item may
-need next; ``gain``, a move only when it pays: the claimant's GPUs times the wait it saves
-(until the first node that running work's expected ends would free enough for it, without
-the move) must exceed ``gain`` times the moved GPUs times ``restart_s`` (each moved job's
-restart cost: 60 s in the simulator; a checkpoint and a restore on a cluster); ``after``,
-only a claimant that has waited ``after`` times its estimate since its submit claims.
+need next; ``after``, only a claimant that has waited ``after`` times its estimate since its
+submit claims.
 
 Each moved job goes to the best-fit node with idle room, ties broken as
 :meth:`NodePool.find` breaks them (the node that reached that free count first).
@@ -29,12 +26,8 @@ Each moved job goes to the best-fit node with idle room, ties broken as
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from airfoil.scheduler._victims import Spare
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand, NodePool
@@ -44,19 +37,12 @@ if TYPE_CHECKING:
 __all__ = ["Guard", "defragment"]
 
 
-_NO_SPARE = Spare()
-
-
 @dataclass(frozen=True, slots=True)
 class Guard:
     """When a move is allowed (see the module's text); the defaults allow every move."""
 
     spare_due: bool = False
-    gain: float | None = None
-    restart_s: float = 60.0
     after: float | None = None
-    spare: Spare = _NO_SPARE
-    preempted_now: bool = False
 
 
 def defragment(
@@ -77,14 +63,12 @@ def defragment(
     tried: set[Shape] = set()
     while len(rnd.preempted) < max_preemptions:
         free = (sum(pool.free_c), sum(pool.free_m), sum(pool.free_g))
-        claimant = _first_claimant(rnd, free, tried, whole_only, guard.after, guard.preempted_now)
+        claimant = _first_claimant(rnd, free, tried, whole_only, guard.after)
         if claimant is None:
             return
         tried.add(claimant.shape)
-        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted), guard.spare)
+        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted))
         if plan is None:
-            continue
-        if guard.gain is not None and not _pays(rnd, claimant, plan, guard.gain, guard.restart_s):
             continue
         for victim, to in plan:
             vc, vm, vg = victim.entry.demand
@@ -114,62 +98,15 @@ def _due_or_gang_waits(rnd: Round) -> bool:
     return False
 
 
-def _pays(
-    rnd: Round,
-    claimant: WaitingEntry,
-    plan: list[tuple[RunningEntry, int]],
-    gain: float,
-    restart_s: float,
-) -> bool:
-    """Whether the claimant's GPU-seconds of wait saved exceed ``gain`` times the moved
-    jobs' GPU-seconds of restart (with GPU-less demands: CPU cores)."""
-    c, m, g = claimant.demand
-    saved = _fit_after(rnd, c, m, g) - rnd.now
-    moved = sum(_units(run.entry.demand) for run, _ in plan)
-    return _units(claimant.demand) * saved > gain * restart_s * moved
-
-
-def _units(demand: Demand) -> float:
-    c, _, g = demand
-    return float(g) if g else c / 1000.0
-
-
-def _fit_after(rnd: Round, c: int, m: int, g: int) -> float:
-    """When, without a move, one worker of ``(c, m, g)`` first fits a node as running work
-    ends at its estimate (work past its estimate, whose end no estimate says, and work
-    preempted in this decision are not counted); ``inf`` if never."""
-    state, pool, now, preempted = rnd.state, rnd.pool, rnd.now, rnd.preempted
-    by_end = state.running_by_end
-    freed: dict[int, list[int]] = {}
-    for i in range(bisect_left(by_end, (now,)), len(by_end)):
-        end, _, item_id = by_end[i]
-        if item_id in preempted:
-            continue
-        run = state.running[item_id]
-        rc, rm, rg = run.entry.demand
-        for n in run.nodes:
-            got = freed.get(n)
-            if got is None:
-                got = freed[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
-            got[0] += rc
-            got[1] += rm
-            got[2] += rg
-            if got[0] >= c and got[1] >= m and got[2] >= g:
-                return end
-    return math.inf
-
-
 def _first_claimant(
     rnd: Round,
     free: tuple[int, int, int],
     tried: set[Shape],
     whole_only: bool,
     after: float | None,
-    preempted_now: bool = False,
 ) -> WaitingEntry | None:
     """The first waiting single worker, in queue order, whose shape the idle capacity adds
-    up to but no node holds (and not tried yet in this decision); with ``preempted_now``,
-    one preempted before claims whatever ``after`` says."""
+    up to but no node holds (and not tried yet in this decision)."""
     state, pool, now = rnd.state, rnd.pool, rnd.now
     largest_gpus = state.largest[2]
     shapes: set[Shape] = set()
@@ -188,18 +125,14 @@ def _first_claimant(
             continue
         if entry.reserve_from is not None and entry.reserve_from <= now:
             continue  # due: the due pass and its cap decide when it starts
-        if (
-            after is not None
-            and not (preempted_now and entry.item.preempted)
-            and now - entry.item.submit_time < after * entry.estimate
-        ):
+        if after is not None and now - entry.item.submit_time < after * entry.estimate:
             continue  # has not waited ``after`` times its estimate yet
         return entry
     return None
 
 
 def _best_move(
-    rnd: Round, claimant: WaitingEntry, budget: int, spare: Spare
+    rnd: Round, claimant: WaitingEntry, budget: int
 ) -> list[tuple[RunningEntry, int]] | None:
     """The moves (victim, node it restarts on) that make room for ``claimant``: per node, the
     largest movable workers first until it fits, each to the best-fit node with idle room
@@ -216,7 +149,6 @@ def _best_move(
             and entry.item.priority <= priority
             and entry.item.id not in rnd.preempted
             and run.nodes[0] not in state.draining
-            and spare.until(run, rnd.now) is None
         ):
             by_node.setdefault(run.nodes[0], []).append(run)
     best: tuple[tuple[int, int], int, list[tuple[RunningEntry, int]]] | None = None

@@ -1,8 +1,8 @@
 """The order and the queue measure of ``airfoil``'s least-attained-service pass.
 
 :func:`fair_order` is the pass's order when quotas are set (levels, then dominant-resource
-fairness between projects); :func:`asks_at_least` is the bar of ``srpt_queue`` and
-``las_queue`` (preempt only behind a long enough queue).
+fairness between projects); :func:`asks_at_least` is the bar of ``srpt_queue`` (preempt
+within the last level only behind a long enough queue).
 """
 
 from __future__ import annotations

@@ -12,9 +12,6 @@ import msgspec
 
 from airfoil.core.resources import ResourceSpec
 
-RECENT_PREEMPTIONS = 16
-"""How many of an item's latest preemption times ``WorkItem.preempted_at`` keeps."""
-
 __all__ = [
     "Decision",
     "Node",
@@ -60,8 +57,6 @@ class WorkItem(msgspec.Struct, frozen=True):
             best fit puts it, never waiting for them.
         preempted: how many times the scheduler preempted it (its earlier attempts). The
             scheduler counts it when it preempts the item, as it does ``attained``.
-        preempted_at: when the scheduler preempted it, the last ``RECENT_PREEMPTIONS`` times
-            at most, oldest first (kept as ``preempted`` is).
     """
 
     id: str
@@ -76,7 +71,6 @@ class WorkItem(msgspec.Struct, frozen=True):
     attained: float = 0.0
     prefer: tuple[str, ...] = ()
     preempted: int = 0
-    preempted_at: tuple[float, ...] = ()
 
 
 class RunningItem(msgspec.Struct, frozen=True):

@@ -168,23 +168,6 @@ class Round:
         self._commit(entry, nodes)
         return None
 
-    def start_on(self, entry: WaitingEntry, n: int) -> bool:
-        """Start the one-worker ``entry`` on node ``n`` (``-1``: none) if it fits there now.
-
-        For a policy that chose the node itself where :meth:`try_start` would only have
-        chosen another: no project cap or reservation is checked here, so the caller must
-        use it only where none applies.
-        """
-        if n < 0:
-            return False
-        c, m, g = entry.demand
-        pool = self.pool
-        if pool.free_c[n] < c or pool.free_m[n] < m or pool.free_g[n] < g:
-            return False
-        pool.take(n, c, m, g)
-        self._commit(entry, [n])
-        return True
-
     def _preferred(self, entry: WaitingEntry, caps: Caps) -> list[int] | None:
         """Place a one-worker item on the first of its preferred nodes with room (taken),
         or None: data locality is a preference, never a reason to wait."""

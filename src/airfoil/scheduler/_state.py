@@ -41,7 +41,6 @@ from airfoil.scheduler._errors import (
 )
 from airfoil.scheduler._estimator import RuntimeEstimator
 from airfoil.scheduler._model import (
-    RECENT_PREEMPTIONS,
     Decision,
     Node,
     Quota,
@@ -419,7 +418,6 @@ class SchedulerState:
             old.item,
             attained=old.item.attained + ran * service_rate(old),
             preempted=old.item.preempted + 1,
-            preempted_at=(*old.item.preempted_at, now)[-RECENT_PREEMPTIONS:],
         )
         estimate = max(old.estimate - ran, 0.0)
         key = self._key(item, estimate, old.key[3])

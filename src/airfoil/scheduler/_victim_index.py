@@ -20,8 +20,7 @@ victim preempted: when none could, no walk over any of these victims finds one e
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate
 from operator import itemgetter
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, SchedulerState
 
-__all__ = ["RestartWait", "VictimIndex"]
+__all__ = ["VictimIndex"]
 
 _Slot = tuple[int, int, "RunningEntry", Demand]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself, the
@@ -185,139 +184,3 @@ class VictimIndex:
             tc = tm = tg = 0
         sums = self._sums[n] = (rnd.node_changes.get(n, 0), tc, tm, tg, cum_c, cum_m, cum_g, kept)
         return sums
-
-
-class RestartWait:
-    """How long a single worker preempted now is expected to wait to start again.
-
-    For ``AirfoilPolicy.victim_wait_cost``: a victim's cost is not only the work it loses but
-    its wait for room of its size once re-queued, which for a worker that needs a whole node
-    can be days (smaller work takes every GPU that frees). Two lower bounds, from the state
-    as the decision found it (what this round changes is not counted):
-
-    - *room*: the earliest time a node other than the victim's own (that one is left to the
-      claimant and to the queue) has the victim's GPUs free, counting only running work's
-      expected ends; work past its estimate runs as long again as it ran (``overrun_end``
-      with 2), a node nothing ends on is never;
-    - *queue* (with ``queue``): the time by which the GPUs free now and those running work is
-      expected to free add up to the GPUs that waiting work of a lower service level than
-      the victim's (it goes first) asks for, plus the victim's own (one pool: fragmentation
-      and arrivals are not counted).
-
-    Each is capped at when the last other running work is expected to end (then every node
-    is free, but for arrivals). Pure: built lazily, once per decision, and only when the
-    setting is on.
-    """
-
-    __slots__ = (
-        "_by_g",
-        "_ends",
-        "_free",
-        "_last",
-        "_levels",
-        "_per_node",
-        "_queue",
-        "_rnd",
-        "_thresholds",
-    )
-
-    def __init__(self, rnd: Round, thresholds: tuple[float, ...], queue: bool) -> None:
-        self._rnd = rnd
-        self._thresholds = thresholds
-        self._queue = queue
-        self._by_g: dict[int, tuple[float, int, float]] = {}
-        self._ends: list[tuple[float, int, str]] | None = None
-        self._free = 0
-        self._last: list[tuple[float, int, str]] = []
-        self._levels: list[int] = []
-        self._per_node: dict[int, list[tuple[float, int]]] | None = None
-
-    def _node_ends(self) -> dict[int, list[tuple[float, int]]]:
-        """Per node, (expected end, GPUs freed) of its running work, by end; sets the pool's."""
-        if self._per_node is not None:
-            return self._per_node
-        rnd = self._rnd
-        now = rnd.now
-        per_node: dict[int, list[tuple[float, int]]] = {}
-        ends: list[tuple[float, int, str]] = []
-        for run in rnd.state.running.values():
-            entry = run.entry
-            end = run.start + entry.estimate
-            if end <= now:
-                end = now + (now - run.start)  # overrun_end(start, now, 2)
-            g = entry.demand[2]
-            for n in run.nodes:
-                per_node.setdefault(n, []).append((end, g))
-            ends.append((end, g * entry.workers, entry.item.id))
-        ends.sort()
-        self._ends = ends
-        self._last = ends[-2:]
-        self._free = sum(rnd.state.pool.free_g)
-        for node_ends in per_node.values():
-            node_ends.sort()
-        self._per_node = per_node
-        return per_node
-
-    def _room(self, g: int) -> tuple[float, int, float]:
-        """(earliest time, its node, second earliest time) some node has ``g`` GPUs free."""
-        found = self._by_g.get(g)
-        if found is not None:
-            return found
-        per_node = self._node_ends()
-        pool = self._rnd.state.pool
-        best = (math.inf, -1)
-        second = math.inf
-        for n, cap in enumerate(pool.cap_g):
-            if cap < g:
-                continue
-            free = pool.free_g[n]
-            at = self._rnd.now
-            for end, freed in per_node.get(n, ()):
-                if free >= g:
-                    break
-                free += freed
-                at = end
-            if free < g:
-                continue
-            if at < best[0]:
-                best, second = (at, n), best[0]
-            elif at < second:
-                second = at
-        found = self._by_g[g] = (best[0], best[1], second)
-        return found
-
-    def wait(self, run: RunningEntry) -> float:
-        """Seconds ``run`` (one worker), preempted now, is expected to wait to restart."""
-        now = self._rnd.now
-        g = run.entry.demand[2]
-        first, node, second = self._room(g)
-        at = second if node in run.nodes else first
-        if self._queue:
-            at = max(at, self._queue_at(run))
-        last = [end for end, _, item_id in self._last if item_id != run.entry.item.id]
-        return max(0.0, min(at, last[-1] if last else now) - now)
-
-    def _queue_at(self, run: RunningEntry) -> float:
-        rnd = self._rnd
-        state, now = rnd.state, rnd.now
-        ends = self._ends
-        assert ends is not None  # _room ran first
-        levels = self._levels
-        if not levels:
-            levels = self._levels = [0] * (len(self._thresholds) + 2)
-            for entry in state.waiting.values():
-                levels[entry.key[0] + 1] += entry.demand[2] * entry.workers
-            levels[:] = accumulate(levels)  # [lv]: GPUs asked for below level lv
-        entry = run.entry
-        level = bisect_right(self._thresholds, entry.item.attained + (now - run.start) * entry.rate)
-        # its own GPUs free now and it needs as many again: they cancel
-        need = levels[level] - self._free
-        if need <= 0:
-            return now
-        got, own = 0, entry.item.id
-        for end, freed, item_id in ends:
-            if item_id != own:
-                got += freed
-            if got >= need:
-                return end
-        return math.inf

@@ -3,7 +3,7 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``) and
+(``preempt_ratio``) and
 keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
 work that is not interruptible are never in it.
 """
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter, not_
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._victim_index import RestartWait, VictimIndex
+from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._airfoil import AirfoilPolicy
@@ -25,32 +24,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Kept", "Spare", "Victims"]
-
-
-@dataclass(frozen=True, slots=True)
-class Spare:
-    """Running work no pass stops while within its remaining estimate: work preempted
-    ``limit`` times (``preempt_limit``), or ``rate`` times within the last ``window``
-    seconds (``preempt_rate``, ``preempt_window``)."""
-
-    limit: int | None = None
-    rate: int | None = None
-    window: float = 3600.0
-
-    def until(self, run: RunningEntry, now: float) -> float | None:
-        """When ``run`` becomes a victim again; ``None`` if it is one now."""
-        end = run.start + run.entry.estimate
-        if now >= end:
-            return None
-        item = run.entry.item
-        if self.limit is not None and item.preempted >= self.limit:
-            return end
-        if self.rate is not None and len(item.preempted_at) >= self.rate:
-            free = item.preempted_at[-self.rate] + self.window
-            if now < free:
-                return min(free, end)
-        return None
+__all__ = ["Kept", "Victims"]
 
 
 class Victims:
@@ -63,7 +37,6 @@ class Victims:
 
     __slots__ = (
         "_compacted",
-        "_gang_whole_last",
         "_hopeless",
         "_ids",
         "_indexes",
@@ -71,15 +44,8 @@ class Victims:
         "_keys",
         "_levels",
         "_max_priority",
-        "_protected",
         "_rnd",
         "_runs",
-        "_spared",
-        "_wait",
-        "_wait_all",
-        "_wait_cost",
-        "_whole",
-        "_whole_ratio",
         "top",
     )
 
@@ -93,21 +59,10 @@ class Victims:
         lefts_at: list[list[float]] = [[] for _ in range(len(thresholds) + 1)]
         runs_at: list[list[RunningEntry]] = [[] for _ in range(len(thresholds) + 1)]
         first_crossing: float | None = None
-        spare = policy.spare
-        sparing = spare.limit is not None or spare.rate is not None
-        # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
-        self._protected: set[str] = set()
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
-            if sparing:
-                until = spare.until(run, now)
-                if until is not None:
-                    rnd.wake(until)  # a victim again then
-                    if policy.preempt_limit_gangs:
-                        continue
-                    self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
@@ -142,26 +97,8 @@ class Victims:
         self._ids: list[str] | None = None  # the victims' ids, once compacted
         self._levels = levels
         self._keys = keys
-        # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
-        # built when set and there are any)
-        self._whole_ratio = policy.whole_victim_ratio
-        whole = rnd.state.largest[2]
-        self._whole = (
-            [run.entry.workers == 1 and run.entry.demand[2] >= whole > 0 for run in runs]
-            if self._whole_ratio is not None and policy.preempt_ratio is not None
-            else []
-        )
-        if not any(self._whole):
-            self._whole = []
-        self._wait_cost = policy.victim_wait_cost if policy.preempt_ratio is not None else None
-        self._wait_all = policy.victim_wait_all
-        self._wait = (
-            RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
-        )
-        self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
-        self._gang_whole_last = policy.gang_whole_last
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
@@ -179,33 +116,16 @@ class Victims:
             # lower priority than some victims gets a view of it without them
             every = self._indexes.get(None)
             if every is None:
-                every = self._indexes[None] = VictimIndex(
-                    self._gang_order(self._listed(None)), self._rnd.state
-                )
+                every = self._indexes[None] = VictimIndex(self._listed(None), self._rnd.state)
             if priority is None:
                 return every
-            index = self._indexes[priority] = every.at_most(
-                priority, self._gang_order(self._listed(priority))
-            )
+            index = self._indexes[priority] = every.at_most(priority, self._listed(priority))
         return index
 
     def _listed(self, priority: int | None) -> list[RunningEntry]:
         runs = self._select(None, None, priority)
         assert isinstance(runs, list)  # not lazy
         return runs
-
-    def _gang_order(self, runs: list[RunningEntry]) -> list[RunningEntry]:
-        """``gang_whole_last``: the victims of due gangs with single workers that need a
-        whole node last (in their order), so a gang clears nodes of smaller work first."""
-        whole = self._rnd.state.largest[2]
-        if not self._gang_whole_last or whole <= 0:
-            return runs
-        kept: list[RunningEntry] = []
-        last: list[RunningEntry] = []
-        for run in runs:
-            is_whole = run.entry.workers == 1 and run.entry.demand[2] >= whole
-            (last if is_whole else kept).append(run)
-        return kept + last if last and kept else runs
 
     def can_free(self, demand: Demand) -> bool:
         """False when no node could hold one worker of ``demand`` even with every victim
@@ -240,7 +160,7 @@ class Victims:
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node.
 
-        The filters on each victim's own fields (priority, size, spared) are applied as the
+        The filters on each victim's own fields (priority, size) are applied as the
         victims are walked (:class:`Kept`): a claimant's walk usually stops within a few
         entries of a list of hundreds."""
         return self._select(
@@ -258,8 +178,7 @@ class Victims:
         lazy: bool = False,
     ) -> list[RunningEntry] | Kept:
         """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim); with
-        ``lazy``, the victims ``protected`` is not left out of (but ``Kept`` is returned
-        where a filter applies), else a list without ``protected``'s victims either."""
+        ``lazy``, ``Kept`` is returned where a filter applies, else a list."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
@@ -271,62 +190,29 @@ class Victims:
             self._levels = list(compress(self._levels, kept))
             if self._keys:
                 self._keys = list(compress(self._keys, kept))
-            if self._whole:
-                self._whole = list(compress(self._whole, kept))
             self._compacted = len(rnd.preempted)
         end = len(self._runs) if level is None else bisect_left(self._levels, -level)
         if least is None:
             runs = self._runs if level is None else self._runs[:end]
         else:
             # within a level, victims are sorted by most work left: a prefix of each level
-            # (at least ``least`` left), then its suffix of work past its estimate; with
-            # ``whole_victim_ratio``, the whole-node singles of the prefix must have at least
-            # that many times ``least`` left: the prefix's tail between the two is filtered
+            # (at least ``least`` left), then its suffix of work past its estimate
             runs = []
             levels, keys, runs_all, i = self._levels, self._keys, self._runs, 0
-            singles = self._whole
-            most = -least * self._whole_ratio if singles and self._whole_ratio is not None else 0.0
             while i < end:
                 lv = levels[i]
                 j = bisect_right(levels, lv, i, end)
                 cut = bisect_left(keys, -least, i, j)
-                if singles:
-                    mid = bisect_left(keys, most, i, cut)
-                    runs.extend(runs_all[i:mid])
-                    runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
-                else:
-                    runs.extend(runs_all[i:cut])
+                runs.extend(runs_all[i:cut])
                 if past_estimate:
                     runs.extend(runs_all[bisect_right(keys, 0.0, i, j) : j])
                 i = j
         highest = priority if priority is not None and self._max_priority > priority else None
         whole = self._rnd.state.largest[2] if spare_whole_nodes else None
-        skip: set[str] = set()
-        if least is not None and self._wait is not None:
-            skip = self._not_worth_the_wait()
-        if lazy and self._protected:
-            skip = skip | self._protected
-        if highest is None and whole is None and not skip:
+        if highest is None and whole is None:
             return runs
-        passed = Kept(runs, highest, whole, skip)
+        passed = Kept(runs, highest, whole)
         return passed if lazy else list(passed)
-
-    def _not_worth_the_wait(self) -> set[str]:
-        """The single workers (needing a whole node, unless ``victim_wait_all``) whose
-        expected work left is under ``victim_wait_cost`` times their wait to restart. The
-        same for every claimant (the wait is the state's): found at the first that asks."""
-        if self._spared is None:
-            wait, cost, now = self._wait, self._wait_cost, self._rnd.now
-            assert wait is not None and cost is not None
-            whole = 0 if self._wait_all else self._rnd.state.largest[2]
-            self._spared = set()
-            for run in self._runs:
-                entry = run.entry
-                left = run.start + entry.estimate - now
-                single = entry.workers == 1 and entry.demand[2] >= whole
-                if single and 0 < left < cost * wait.wait(run):
-                    self._spared.add(entry.item.id)
-        return self._spared
 
 
 class Kept:
@@ -336,25 +222,20 @@ class Kept:
     true when any victim passes. The filters read only what does not change in a round.
     """
 
-    __slots__ = ("_most", "_runs", "_skip", "_whole")
+    __slots__ = ("_most", "_runs", "_whole")
 
-    def __init__(
-        self, runs: list[RunningEntry], most: int | None, whole: int | None, skip: set[str]
-    ) -> None:
+    def __init__(self, runs: list[RunningEntry], most: int | None, whole: int | None) -> None:
         self._runs = runs
         self._most = most  # no victim of a priority above it
         self._whole = whole  # no victim needing that many GPUs or more
-        self._skip = skip  # no victim of these ids
 
     def __iter__(self) -> Iterator[RunningEntry]:
-        most, whole, skip = self._most, self._whole, self._skip
+        most, whole = self._most, self._whole
         for run in self._runs:
             entry = run.entry
             if most is not None and entry.item.priority > most:
                 continue
             if whole is not None and entry.demand[2] >= whole:
-                continue
-            if skip and entry.item.id in skip:
                 continue
             yield run
 

@@ -1,12 +1,12 @@
-"""``AirfoilPolicy``'s relaxations of the cap on due work (``due_share``): ``due_backfill``,
-``due_gangs_apart`` and ``due_gang_share`` with ``due_gang_queue`` (twenty-first session)."""
+"""``AirfoilPolicy``'s cap on due work (``due_share``) and the due gangs' budget
+(``due_gang_hours``, ``due_gang_scale``) with ``due_gang_queue`` and ``due_gang_others``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from sched_factories import gpu_node, gpus, running, starts
+from sched_factories import gpu_node, gpus, running
 
 from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, SchedulerState, WorkItem, decide
@@ -47,64 +47,11 @@ def test_by_default_a_held_due_gang_holds_back_every_later_due_item() -> None:
     assert d.reasons["short"] == d.reasons["g2"]
 
 
-def test_due_backfill_starts_due_work_that_ends_before_the_held_item_could_start() -> None:
-    policy = AirfoilPolicy(due_backfill=True)
-    queue = [_held_gang(), _starving("short", 60.0)]
-    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
-    assert starts(d) == [("short", ("n2",))]
-    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
-
-
-def test_due_backfill_holds_due_work_that_would_delay_the_held_item() -> None:
-    # expected to end after "g1" (the shadow time), and 8 GPUs do not fit in the 4 the cap
-    # leaves beside "g2" then
-    policy = AirfoilPolicy(due_backfill=True)
-    queue = [_held_gang(), _starving("long", 100_000.0)]
-    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
-    assert d.starts == ()
-    assert d.reasons["long"] == d.reasons["g2"]
-
-
-def test_due_backfill_lets_long_due_work_use_the_room_left_beside_the_held_item() -> None:
-    # at the shadow time "g2" holds 24 of the 28 GPUs: 4 are left beside it, and a long
-    # 4-GPU job takes them; a second one fits under the cap now (16 + 4 + 4) but not there
-    policy = AirfoilPolicy(due_backfill=True)
-    run = [*_due_gang_running(), running(gpus("a", 8, estimate=1e6), "n2")]
-    small = _starving("small", 100_000.0, n=4)
-    other = _starving("other", 200_000.0, n=4)
-    d = decide([_held_gang(), small, other], run, FOUR_NODES, now=NOW, policy=policy)
-    assert starts(d) == [("small", ("n3",))]
-    assert d.reasons["other"] == d.reasons["g2"]
-
-
-def test_due_gangs_apart_starts_due_single_workers_behind_a_held_gang() -> None:
-    policy = AirfoilPolicy(due_gangs_apart=True)
-    later_gang = gpus("g3", 1, gang=2, submit=2_000.0, estimate=60.0)
-    queue = [_held_gang(), _starving("long", 100_000.0), later_gang]
-    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
-    assert starts(d) == [("long", ("n2",))]
-    # the later gang would fit under the cap (16 + 8 + 2) but waits behind the held one
-    assert d.reasons["g3"] == d.reasons["g2"]
-
-
-def test_due_gang_share_caps_due_gangs_but_not_starving_single_workers() -> None:
-    # gangs may hold half of 32 GPUs: "g2" (16 + 8 of 16) waits; the starving job starts
-    policy = _caps(due_gang_share=0.5)
-    small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
-    queue = [small_gang, _starving("long", 100_000.0)]
-    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
-    assert starts(d) == [("long", ("n2",))]
-    assert "g2" in d.reasons
-    # by default (only the 7/8 cap) the gang starts (16 + 8 of 28) and holds the job back
-    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW)
-    assert [s.item_id for s in d.starts] == ["g2"]
-    assert "long" in d.reasons
-
-
-def test_due_gang_queue_applies_the_gang_cap_only_behind_a_long_queue() -> None:
-    policy = _caps(due_gang_share=0.5, due_gang_queue=2.0)
-    small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
-    # 8 GPUs waiting, under 2 x 32: the gang cap does not apply and the gang starts
+def test_due_gang_queue_applies_the_gang_budget_only_behind_a_long_queue() -> None:
+    policy = _caps(due_gang_hours=8.0, due_gang_scale=None, due_gang_queue=2.0)
+    # 80 GPU-hours more beside the running gang's 222: over 8 hours of the cluster (256)
+    small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)
+    # 8 GPUs waiting, under 2 x 32: the gang budget does not apply and the gang starts
     d = decide([small_gang], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
     assert [s.item_id for s in d.starts] == ["g2"]
     # 8 + 64 GPUs waiting (fresh work that cannot start: not interruptible work runs): held
@@ -118,8 +65,6 @@ def test_due_gang_queue_applies_the_gang_cap_only_behind_a_long_queue() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"due_gang_share": 0.0}, r"due_gang_share must be in \(0, 1\] or None"),
-        ({"due_gang_share": 1.5}, r"due_gang_share must be in \(0, 1\] or None"),
         ({"due_gang_queue": -1.0}, r"due_gang_queue must be a finite number >= 0 or None"),
     ],
 )
@@ -181,31 +126,6 @@ def test_due_gang_hours_counts_a_gang_past_its_estimate_as_ending_now() -> None:
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
-def test_due_gang_starving_holds_a_long_gang_only_while_a_starving_single_waits() -> None:
-    """``due_gang_starving`` (an experimental setting, off; twenty-sixth session): the due
-    gangs' budget applies only while a single worker past its starvation bound waits."""
-    policy = _caps(due_gang_hours=8.0, due_gang_scale=None, due_gang_starving=True)
-    long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)  # over the budget
-    # nothing starves (a fresh job waits, not yet past its bound): the gang starts
-    fresh = gpus("fresh", 4, submit=NOW - 10.0, estimate=60.0)
-    d = decide([long, fresh], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
-    assert "g2" in [s.item_id for s in d.starts]
-    # a single worker past its starvation bound waits: the budget holds the gang, not it
-    d = decide(
-        [long, _starving("short", 60.0, n=4)],
-        _due_gang_running(),
-        FOUR_NODES,
-        now=NOW,
-        policy=policy,
-    )
-    assert [s.item_id for s in d.starts] == ["short"]
-    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
-    # without the setting the budget holds the gang either way
-    plain = _caps(due_gang_hours=8.0, due_gang_scale=None)
-    d = decide([long, fresh], _due_gang_running(), FOUR_NODES, now=NOW, policy=plain)
-    assert "g2" not in [s.item_id for s in d.starts]
-
-
 def test_due_gang_others_holds_a_long_gang_only_behind_other_projects_work() -> None:
     """``due_gang_others`` (an experimental setting, off; twenty-seventh session): with
     ``due_gang_queue``, only other projects' waiting work counts towards the queue that
@@ -254,19 +174,14 @@ def test_bad_due_gang_hours_are_refused(hours: float) -> None:
         AirfoilPolicy(due_gang_hours=hours)
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [{"due_gang_share": 0.25}, {"due_gang_hours": 0.5, "due_gang_scale": None}],
-    ids=["share", "hours"],
-)
-def test_a_due_gang_asking_nothing_still_counts_as_a_due_gang_running(settings: dict) -> None:
+def test_a_due_gang_asking_nothing_still_counts_as_a_due_gang_running() -> None:
     # found by the invariants property test: a due gang of no CPUs, memory or GPUs left the
     # gangs' usage all zeros, so the next gang started as if no due gang ran, past the cap
     nothing = WorkItem(
         id="z", project="p", resources=ResourceSpec(cpu=0.0, mem=0, gpu=0), gang_size=2
     )
     gang = gpus("g2", 8, gang=2, submit=1_000.0, estimate=36_000.0)  # 16 GPUs, 160 GPU-hours
-    policy = _caps(**settings)
+    policy = _caps(due_gang_hours=0.5, due_gang_scale=None)
     d = decide([gang], [running(nothing, "n0", "n1")], FOUR_NODES, now=NOW, policy=policy)
     assert d.starts == ()
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")

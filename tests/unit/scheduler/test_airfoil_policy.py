@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import msgspec
@@ -232,110 +231,6 @@ def test_a_whole_node_worker_does_not_preempt_another_whole_node_worker() -> Non
     assert starts(d) == [("w", ("n0",))]
 
 
-def test_a_whole_node_victim_must_outlast_its_claimant_by_whole_victim_ratio() -> None:
-    # at t=1000 "v" (8 GPUs) and "h" (4 GPUs) are at level 1 with 9,000 s left each
-    run = [
-        running(gpus("v", 8, interruptible=True, estimate=10_000.0), "n0"),
-        running(gpus("h", 4, interruptible=True, estimate=10_000.0), "n1"),
-        running(gpus("f", 4, estimate=100_000.0), "n1"),
-    ]
-    strict = AirfoilPolicy(whole_victim_ratio=1.5)
-    plain = AirfoilPolicy(whole_victim_ratio=None)
-    # a 7,000 s claimant: "v" would have to run 10,500 s more to be worth a whole node
-    # again; "h" needs only 7,000 s more (preempt_ratio 1), so it is the victim
-    claimant = gpus("x", 1, submit=900.0, estimate=7000.0)
-    d = decide([claimant], run, TWO_NODES, now=1000.0, policy=strict)
-    assert d.preemptions == ("h",)
-    assert starts(d) == [("x", ("n1",))]
-    # alone with "v", it waits; without the rule it stops "v" as any victim
-    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == () and d.starts == ()
-    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=plain)
-    assert d.preemptions == ("v",)
-    # a 5,000 s claimant gains enough (9,000 > 1.5 x 5,000): "v" is a victim again
-    short = gpus("y", 1, submit=900.0, estimate=5000.0)
-    d = decide([short], run[:1], ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == ("v",)
-    # work past its own estimate stays a victim whatever the claimant
-    over = [running(gpus("o", 8, interruptible=True, estimate=500.0), "n0")]
-    d = decide([claimant], over, ONE_NODE, now=1000.0, policy=strict)
-    assert d.preemptions == ("o",)
-
-
-THREE_NODES = [*TWO_NODES, gpu_node("n2", 8)]
-
-
-def _whole_victim(n1_ends: float) -> list[RunningItem]:
-    # at t=1000 "v" (8 GPUs on n0) is at level 1 with 99,000 s left; n1 and n2 are full of
-    # work that is not interruptible, n1's expected to end at ``n1_ends``, n2's at 50,000 s
-    return [
-        running(gpus("v", 8, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("f", 8, estimate=n1_ends), "n1"),
-        running(gpus("g", 8, estimate=50_000.0), "n2"),
-    ]
-
-
-def test_a_whole_node_victim_is_spared_when_its_wait_for_a_node_costs_more_than_its_work() -> None:
-    """``victim_wait_cost``: a whole-node victim's cost is its wait to restart.
-
-    Preempted, ``v`` needs a whole node again; n0 goes to the claimant, so the earliest is
-    n1 when ``f`` ends. If that is after 100,000 s (capped at the last other work's end,
-    50,000 s: a wait of 49,000 s), 99,000 s of work left is under 3x the wait and ``v`` is
-    spared; if n1 empties at 3,000 s (a wait of 2,000 s), ``v`` is a victim as before.
-    """
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    cost = AirfoilPolicy(victim_wait_cost=3.0)
-    d = decide([x], _whole_victim(200_000.0), THREE_NODES, now=1000.0, policy=cost)
-    assert d.preemptions == () and d.starts == ()
-    assert d.reasons["x"].startswith("waiting for 4 GPUs")
-    d = decide([x], _whole_victim(3_000.0), THREE_NODES, now=1000.0, policy=cost)
-    assert d.preemptions == ("v",)
-    assert starts(d) == [("x", ("n0",))]
-    # off (the default), the wait is not counted: ``v`` is a victim either way
-    assert AirfoilPolicy().victim_wait_cost is None
-    for n1_ends in (200_000.0, 3_000.0):
-        assert decide([x], _whole_victim(n1_ends), THREE_NODES, now=1000.0).preemptions == ("v",)
-
-
-def test_with_victim_wait_queue_the_wait_counts_the_work_of_lower_levels_ahead_of_it() -> None:
-    """``victim_wait_queue``: the GPUs that waiting level-0 work asks for go first.
-
-    n1 empties at 3,000 s (a wait of 2,000 s for a node), but 20 GPUs of level-0 work wait
-    (``x`` and two 8-GPU jobs, which may not swap with ``v``), and running work frees only
-    16 before the last of it ends at 50,000 s: the wait is 49,000 s, so at 3x ``v`` (99,000 s
-    left) is spared; counting only nodes, it is a victim.
-    """
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    queue = [x] + [gpus(f"q{i}", 8, submit=950.0, estimate=50_000.0) for i in range(2)]
-    nodes_only = AirfoilPolicy(victim_wait_cost=3.0)
-    with_queue = AirfoilPolicy(victim_wait_cost=3.0, victim_wait_queue=True)
-    run = _whole_victim(3_000.0)
-    assert decide(queue, run, THREE_NODES, now=1000.0, policy=nodes_only).preemptions == ("v",)
-    d = decide(queue, run, THREE_NODES, now=1000.0, policy=with_queue)
-    assert d.preemptions == () and d.starts == ()
-    # with only the claimant waiting, the 8 GPUs n1 frees at 3,000 s are enough
-    assert decide([x], run, THREE_NODES, now=1000.0, policy=with_queue).preemptions == ("v",)
-
-
-def test_the_wait_cost_spares_only_whole_node_singles_within_their_estimate() -> None:
-    """Smaller victims and work past its estimate are victims as before, unless
-    ``victim_wait_all`` (then a victim of any size needs room of its size again)."""
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)
-    cost = AirfoilPolicy(victim_wait_cost=3.0)
-    half = [
-        running(gpus("h", 4, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("k", 4, estimate=100_000.0), "n0"),
-        *_whole_victim(200_000.0)[1:],
-    ]
-    assert decide([x], half, THREE_NODES, now=1000.0, policy=cost).preemptions == ("h",)
-    every = AirfoilPolicy(victim_wait_cost=3.0, victim_wait_all=True)
-    assert decide([x], half, THREE_NODES, now=1000.0, policy=every).preemptions == ()
-    # past its estimate (500 s), how much is left of "o" no estimate says: a victim
-    over = [running(gpus("o", 8, interruptible=True, estimate=500.0), "n0")]
-    over += _whole_victim(200_000.0)[1:]
-    assert decide([x], over, THREE_NODES, now=1000.0, policy=cost).preemptions == ("o",)
-
-
 def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
     # "r0" was expected to end at 1,000 s and still runs at 45,000 s; "r1" ends at 60,000 s
     run = [
@@ -491,12 +386,6 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"preempt_ratio": -1.0}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("nan")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
-        ({"whole_victim_ratio": 0.5}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"whole_victim_ratio": float("nan")}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"place_horizon": 0.0}, "place_horizon must be a positive number of seconds"),
-        ({"place_horizon": float("inf")}, "place_horizon must be a positive number of seconds"),
-        ({"victim_wait_cost": 0.0}, "victim_wait_cost must be a positive number or None"),
-        ({"victim_wait_cost": float("nan")}, "victim_wait_cost must be a positive number or None"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],
@@ -505,55 +394,6 @@ def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message
     with pytest.raises(InvalidPolicyError, match=message) as caught:
         AirfoilPolicy(**settings)
     assert isinstance(caught.value, ConfigError)
-
-
-def _about_to_empty() -> list[RunningItem]:
-    # n0: 4 GPUs free, and its other 4 are expected free at 600 s; n1: 6 free, 2 busy for a day
-    return [
-        running(gpus("soon", 4, estimate=600.0), "n0"),
-        running(gpus("long", 2, estimate=100_000.0), "n1"),
-    ]
-
-
-def test_a_worker_of_less_than_a_node_leaves_a_node_about_to_empty_for_whole_node_work() -> None:
-    """``place_horizon``: the node with the fewest GPUs free a horizon ahead, not now.
-
-    Best fit on the GPUs free now puts the 4-GPU ``x`` on n0 (4 free against n1's 6), which
-    then cannot empty when ``soon`` ends, and the 8-GPU ``w`` that comes then waits for
-    ``x`` (nothing running is interruptible). Looking a horizon ahead, n0 will have 8 free
-    and n1 6, so ``x`` goes to n1 and ``w`` starts on n0 as ``soon`` ends.
-    """
-    x = gpus("x", 4, submit=100.0, estimate=3_600.0)
-    w = gpus("w", 8, submit=700.0, estimate=3_600.0)
-    placed = {}
-    for horizon in (None, 86_400.0):
-        state = make_state(
-            TWO_NODES, AirfoilPolicy(place_horizon=horizon), run=_about_to_empty(), queue=[x]
-        )
-        first = state.decide(100.0)
-        state.apply(first, 100.0)
-        state.finish("soon", 700.0, succeeded=True)
-        state.submit(w)
-        placed[horizon] = (starts(first), starts(state.decide(700.0)))
-    assert placed[None] == ([("x", ("n0",))], [])  # best fit now: w waits for x
-    assert placed[86_400.0] == ([("x", ("n1",))], [("w", ("n0",))])
-    assert AirfoilPolicy().place_horizon is None  # off by default (docs/scheduling.md)
-
-
-def test_placement_a_horizon_ahead_ignores_work_ending_after_it_or_past_its_estimate() -> None:
-    # ``soon`` ends at 600 s: beyond a 300 s horizon, so n0 counts 4 free then, n1 6: best fit
-    horizon = AirfoilPolicy(place_horizon=300.0)
-    x = gpus("x", 4, submit=100.0, estimate=3_600.0)
-    assert starts(decide([x], _about_to_empty(), TWO_NODES, now=100.0, policy=horizon)) == [
-        ("x", ("n0",))
-    ]
-    # at 1,000 s ``soon`` ran past its estimate: when it ends is unknown, so it is not
-    # counted as freeing n0 however far ahead the policy looks, and best fit holds
-    ahead = AirfoilPolicy(place_horizon=86_400.0)
-    late = gpus("y", 4, submit=1_000.0, estimate=3_600.0)
-    assert starts(decide([late], _about_to_empty(), TWO_NODES, now=1_000.0, policy=ahead)) == [
-        ("y", ("n0",))
-    ]
 
 
 def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_room() -> None:
@@ -654,33 +494,6 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
         AirfoilPolicy(srpt_queue=-1.0)
 
 
-def test_with_las_queue_least_attained_service_preempts_only_behind_a_long_enough_queue() -> None:
-    """``las_queue`` (an experimental setting, off; twenty-seventh session): no preemption by
-    the least-attained-service pass while the waiting work asks for fewer than q clusters."""
-    # (whole-node swaps on, so that one 8-GPU job may take another's node)
-    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]  # level 1
-    fresh = gpus("fresh", 8, submit=5.0, estimate=3_600.0)  # level 0, one cluster's worth
-    assert AirfoilPolicy(**_SWAPS).las_queue is None
-    d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(**_SWAPS))
-    assert d.preemptions == ("long",)
-    for bar, stops in ((0.5, ("long",)), (1.0, ("long",)), (2.0, ())):
-        policy = AirfoilPolicy(las_queue=bar, **_SWAPS)
-        d = decide([fresh], run, ONE_NODE, now=10_000.0, policy=policy)
-        assert d.preemptions == stops, bar
-        if not stops:
-            assert starts(d) == []
-            assert "fresh" in d.reasons
-    # a second waiting item makes the queue two clusters' worth: the first preempts again
-    other = gpus("other", 8, submit=6.0, estimate=7_200.0)
-    d = decide(
-        [fresh, other], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(las_queue=2.0, **_SWAPS)
-    )
-    assert d.preemptions == ("long",)
-    assert starts(d) == [("fresh", ("n0",))]
-    with pytest.raises(InvalidPolicyError, match="las_queue must be a finite number >= 0"):
-        AirfoilPolicy(las_queue=float("inf"))
-
-
 def _halves() -> list[RunningItem]:
     # n0 and n1: 4 of 8 GPUs each held by interruptible level-0 work; n2: full, not
     # interruptible
@@ -758,10 +571,8 @@ def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_i
     )
 
 
-def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_waits() -> None:
+def test_defragment_guards_move_only_a_long_waiter_and_none_while_due_work_waits() -> None:
     """``defragment_after``: the claimant must have waited that many times its estimate;
-    ``defragment_gain``: its GPUs times the wait saved (until ``a`` or ``b`` ends) must
-    exceed that many times the moved GPUs times ``defragment_restart_s``;
     ``defragment_spare_due``: nothing moves while a gang (or another due item) waits."""
     # w, a and b are all past the first level: least attained service does not preempt
     w = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
@@ -776,16 +587,6 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     # that waited their estimate, none while due work waits
     assert not moved(AirfoilPolicy(), [w], _halves(), 3_599.0)
     assert moved(AirfoilPolicy(), [w], _halves(), 3_600.0)
-    # a and b end at 36,900 s; at 36,000 s the move saves w 900 s: 8 x 900 = 7,200 GPU-s
-    # against gain x 4 GPUs x 60 s
-    assert moved(defrag(defragment_gain=29.0), [w], _halves(), 36_000.0)
-    assert not moved(defrag(defragment_gain=30.0), [w], _halves(), 36_000.0)
-    assert not moved(
-        defrag(defragment_gain=1.0, defragment_restart_s=1_800.0),
-        [w],
-        _halves(),
-        36_000.0,
-    )
     # a gang of three 8-GPU workers waits (due at once) while n2 is held by work that is
     # not interruptible, with no reservation to hold for it (as when another holds it)
     gang = gpus("g", 8, gang=3, submit=0.0, estimate=3_600.0)
@@ -796,27 +597,7 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     assert moved(spare, [w], _halves(), 1_000.0)
 
 
-def test_defragment_preempted_lets_a_preempted_claimant_move_work_before_its_wait() -> None:
-    """``defragment_preempted`` (an experimental setting, off; twenty-sixth session): a
-    claimant preempted before need not have waited ``defragment_after`` times its estimate
-    (it had a node and lost it); a new one still must."""
-    new = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
-    stopped = msgspec.structs.replace(new, preempted=1)
-
-    def moved(policy: AirfoilPolicy, w: Any) -> bool:
-        return bool(decide([w], _halves(), THREE_NODES, now=1_000.0, policy=policy).preemptions)
-
-    assert not moved(defrag(defragment_after=1.0), stopped)  # waited 1,000 of 3,600 s
-    assert moved(defrag(defragment_after=1.0, defragment_preempted=True), stopped)
-    assert not moved(defrag(defragment_after=1.0, defragment_preempted=True), new)
-    assert not moved(AirfoilPolicy(), stopped)  # off by default
-
-
 def test_defragment_settings_are_checked() -> None:
-    with pytest.raises(InvalidPolicyError, match="defragment_gain must be"):
-        AirfoilPolicy(defragment_gain=-1.0)
-    with pytest.raises(InvalidPolicyError, match="defragment_restart_s must be"):
-        AirfoilPolicy(defragment_restart_s=math.inf)
     with pytest.raises(InvalidPolicyError, match="defragment_after must be"):
         AirfoilPolicy(defragment_after=-0.5)
 
@@ -853,28 +634,6 @@ def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
     assert decision.preemptions == ("long",) and starts(decision) == [("w0", ("n0",))]
 
 
-def test_preempt_limit_spares_work_preempted_that_many_times_until_past_its_estimate() -> None:
-    """``preempt_limit``: an item already preempted that many times is no victim until it
-    runs past its remaining estimate; the next victim in order is taken instead."""
-    a = msgspec.structs.replace(gpus("a", 4, interruptible=True, estimate=10_000.0), preempted=2)
-    b = gpus("b", 4, interruptible=True, estimate=5_000.0)
-    run = [running(a, "n0"), running(b, "n0")]
-    x = gpus("x", 4, submit=900.0, estimate=100.0)
-    # default: the one with the most work left, "a"
-    assert decide([x], run, ONE_NODE, now=1000.0).preemptions == ("a",)
-    spared = AirfoilPolicy(preempt_limit=2)
-    d = decide([x], run, ONE_NODE, now=1000.0, policy=spared)
-    assert d.preemptions == ("b",)
-    assert d.wake_at == 10_000.0  # when "a" passes its estimate and is a victim again
-    # a limit above its count spares nothing
-    assert decide(
-        [x], run, ONE_NODE, now=1000.0, policy=AirfoilPolicy(preempt_limit=3)
-    ).preemptions == ("a",)
-    only_a = [running(a, "n0"), running(gpus("c", 4, estimate=50_000.0), "n0")]
-    assert decide([x], only_a, ONE_NODE, now=10_500.0, policy=spared).preemptions == ("a",)
-    assert decide([x], only_a, ONE_NODE, now=1000.0, policy=spared).preemptions == ()
-
-
 def test_the_state_counts_preemptions_on_the_item_and_rejects_a_negative_count() -> None:
     item = gpus("a", 4, interruptible=True, estimate=10_000.0)
     state = make_state(ONE_NODE, AirfoilPolicy(), run=[running(item, "n0")])
@@ -884,8 +643,3 @@ def test_the_state_counts_preemptions_on_the_item_and_rejects_a_negative_count()
     assert state.preempt("a", 300.0).preempted == 2
     with pytest.raises(InvalidWorkItemError, match=r"preempted .* must not be negative"):
         state.submit(msgspec.structs.replace(gpus("b", 1), preempted=-1))
-
-
-def test_preempt_limit_is_checked() -> None:
-    with pytest.raises(InvalidPolicyError, match="preempt_limit must be at least 1"):
-        AirfoilPolicy(preempt_limit=0)

@@ -26,9 +26,7 @@ from airfoil.scheduler import (
     WorkItem,
     policy_names,
 )
-from airfoil.scheduler._round import Round
 from airfoil.scheduler._state import WaitingEntry
-from airfoil.scheduler._victim_index import RestartWait
 
 pytestmark = pytest.mark.unit
 
@@ -71,7 +69,6 @@ def items(draw: st.DrawFn, prefix: str, count: int) -> list[WorkItem]:
                 estimate=draw(st.none() | st.floats(1.0, 5000.0)),
                 attained=draw(st.sampled_from((0.0, 5000.0, 50_000.0))),
                 preempted=draw(st.integers(0, 2)),
-                preempted_at=draw(st.sampled_from(((), (0.0,), (200.0, 900.0), (700.0, 990.0)))),
             )
         )
     return out
@@ -111,8 +108,7 @@ def partly_busy(
     draw: st.DrawFn,
 ) -> tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float]:
     """Nodes of 8 GPUs partly held by work that is not interruptible, some of it ending
-    within the hour, and a queue of 1- to 8-GPU workers: where ``place_horizon`` places
-    work on other nodes than best fit would."""
+    within the hour, and a queue of 1- to 8-GPU workers."""
     cluster = [
         Node(f"n{i}", ResourceSpec(cpu=64.0, mem=256 * GIB, gpu=8))
         for i in range(draw(st.integers(2, 4)))
@@ -174,14 +170,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # the preemption ratio on and off, whatever the default
     for ratio in (None, 1.0):
         check_invariants(AirfoilPolicy(preempt_ratio=ratio), *scenario)
-    # placement a horizon ahead (off by default) starts work on nodes of its own choosing
-    for horizon in (3_600.0, 86_400.0):
-        check_invariants(AirfoilPolicy(place_horizon=horizon), *scenario)
-    # the victim's wait to restart as a preemption cost (off by default) spares victims
-    for queue_too in (False, True):
-        check_invariants(
-            AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
-        )
     # preemption within the last level, without its guards and off
     for srpt in (None, 1.0):
         check_invariants(AirfoilPolicy(srpt_ratio=srpt, srpt_queue=None), *scenario)
@@ -199,46 +187,9 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             *scenario,
         )
     check_invariants(AirfoilPolicy(defragment=False), *scenario)
-    # preempt_limit: work preempted that many times is no victim while within its estimate
-    # (reclaim of borrowed quota aside: checked without quotas)
-    cluster, run, queue, _, now = scenario
-    spared = AirfoilPolicy(preempt_limit=1)
-    check_invariants(spared, cluster, run, queue, {}, now)
-    state = build(spared, cluster, run, queue, {}, now)
-    for item_id in state.decide(now).preemptions:
-        victim = state.running[item_id]
-        assert victim.entry.item.preempted < 1 or now - victim.start >= victim.entry.estimate
-    # preempt_rate: work preempted twice in the last 600 s is no victim while within its
-    # estimate
-    lately = AirfoilPolicy(preempt_rate=2, preempt_window=600.0)
-    check_invariants(lately, cluster, run, queue, {}, now)
-    state = build(lately, cluster, run, queue, {}, now)
-    for item_id in state.decide(now).preemptions:
-        victim = state.running[item_id]
-        at = victim.entry.item.preempted_at
-        assert len(at) < 2 or at[-2] + 600.0 <= now or now - victim.start >= victim.entry.estimate
-    # las_queue: the least-attained-service pass preempts only behind a queue of q clusters
-    # (without moves or due gangs, nothing else preempts: then no preemption at all)
-    for bar in (0.5, 1.0):
-        check_invariants(AirfoilPolicy(las_queue=bar), cluster, run, queue, {}, now)
-        gated = AirfoilPolicy(las_queue=bar, defragment=False)
-        check_invariants(gated, cluster, run, queue, {}, now)
-        state = build(gated, cluster, run, queue, {}, now)
-        asked = sum(e.demand[2] * e.workers for e in state.waiting.values())
-        gangs = [e for e in state.waiting.values() if e.workers > 1]
-        if asked < bar * state.totals[2] and not gangs:
-            assert state.decide(now).preemptions == ()
-    # due gangs taking whole-node singles last
-    check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
-    # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
-    # gangs: work started as due still stays within ``due_share`` (check_airfoil_due_share)
-    check_invariants(AirfoilPolicy(due_backfill=True), *scenario)
-    check_invariants(AirfoilPolicy(due_gangs_apart=True, due_backfill=True), *scenario)
+    # the cap on due work with a budget on the due gangs' expected GPU-time: work started
+    # as due still stays within ``due_share``, and gangs within it (check_airfoil_due_share)
     for queue_bar in (None, 0.5):
-        check_invariants(
-            AirfoilPolicy(due_gang_share=0.25, due_gang_queue=queue_bar, gang_after=0.0), *scenario
-        )
-        # ... or a budget on the due gangs' expected GPU-time (check_airfoil_due_share too)
         check_invariants(
             AirfoilPolicy(due_gang_hours=0.01, due_gang_queue=queue_bar, gang_after=0.0), *scenario
         )
@@ -248,32 +199,22 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
                 due_gang_hours=hours, due_gang_scale=0.5, due_gang_queue=queue_bar, gang_after=0.0
             )
             check_invariants(scaled, *scenario)
-        # ... applied only while a single worker past its starvation bound waits
-        starving = AirfoilPolicy(
-            due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_starving=True, gang_after=0.0
-        )
-        check_invariants(starving, *scenario)
         # ... or only behind other projects' waiting work
         others = AirfoilPolicy(
             due_gang_hours=0.01, due_gang_queue=queue_bar, due_gang_others=True, gang_after=0.0
         )
         check_invariants(others, *scenario)
-    # ... with its guards: only long waiters claim, only moves that pay, none while due
-    # work waits (and without reservations, so that due work waits unreserved)
+    # ... with its guards: only long waiters claim, none while due work waits (and without
+    # reservations, so that due work waits unreserved)
     for reservations in (0, 1):
         check_invariants(
             AirfoilPolicy(
                 defragment=True,
                 defragment_spare_due=True,
-                defragment_gain=1.0,
                 defragment_after=0.5,
                 max_reservations=reservations,
             ),
             *scenario,
-        )
-        # ... and a claimant preempted before that need not have waited
-        check_invariants(
-            AirfoilPolicy(defragment_preempted=True, max_reservations=reservations), *scenario
         )
 
 
@@ -415,38 +356,15 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         assert not any(before) and len(due) == 1, (
             f"airfoil started due work past its cap: {before} + {usage(due)} > {limit}"
         )
-    if policy.due_gang_share is not None and policy.due_gang_queue is None:
-        # due gangs stay within their own cap, but for one when no due gang runs
-        gang_limit = [policy.due_gang_share * total for total in state.totals]
-        gangs_before = usage(
-            [
-                (run.entry.demand, run.entry.workers)
-                for run in state.running.values()
-                if run.entry.workers > 1
-                and run.entry.reserve_from is not None
-                and run.start >= run.entry.reserve_from
-            ]
-        )
-        gangs = [(d, w) for d, w in due if w > 1]
-        gangs_after = [b + a for b, a in zip(gangs_before, usage(gangs), strict=True)]
-        if gangs and any(a > lim for a, lim in zip(gangs_after, gang_limit, strict=True)):
-            assert not any(gangs_before) and len(gangs) == 1, (
-                f"airfoil started due gangs past their cap: {gangs_before} + {usage(gangs)}"
-            )
     budgets = []
     if policy.due_gang_hours is not None:
         budgets.append(policy.due_gang_hours * 3600.0 * state.totals[2])
     if policy.due_gang_scale is not None and state.gangs_seen:
         budgets.append(policy.due_gang_scale * state.gang_gpu_seconds_seen / state.gangs_seen)
-    starving = any(
-        e.workers == 1 and e.reserve_from is not None and e.reserve_from <= now
-        for e in state.waiting.values()
-    )
     queued = _gang_queue_applies(policy, state, entries, now)
-    if budgets and queued and (starving or not policy.due_gang_starving):
+    if budgets and queued:
         # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
-        # (with due_gang_starving, only while a single worker past its starvation bound waits;
-        # with due_gang_queue, checked when the queue made the budget apply to every gang)
+        # (with due_gang_queue, checked when the queue made the budget apply to every gang)
         budget = max(budgets)
         held = [
             run
@@ -526,36 +444,3 @@ def test_airfoil_preempts_only_work_expected_to_outlast_its_claimant(
 ) -> None:
     cluster, run, queue, now = scenario
     check_invariants(AirfoilPolicy(preempt_ratio=ratio), cluster, run, queue, {}, now)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    scenario=contested(),
-    cost=st.sampled_from((0.5, 1.0, 3.0)),
-    queue_too=st.booleans(),
-    every=st.booleans(),
-)
-def test_airfoil_preempts_a_single_only_for_more_work_than_its_wait_to_restart(
-    scenario: tuple[list[Node], list[WorkItem], list[WorkItem], float],
-    cost: float,
-    queue_too: bool,
-    every: bool,
-) -> None:
-    """``victim_wait_cost``: every single worker the least-attained-service pass preempts
-    within its estimate (needing a whole node, or any with ``victim_wait_all``) has at least
-    ``cost`` times its expected wait to restart left, the wait as the state gives it."""
-    cluster, run, queue, now = scenario
-    policy = AirfoilPolicy(
-        victim_wait_cost=cost, victim_wait_queue=queue_too, victim_wait_all=every
-    )
-    check_invariants(policy, cluster, run, queue, {}, now)
-    state = build(policy, cluster, run, queue, {}, now)
-    decision = state.decide(now)
-    wait = RestartWait(Round(state, now, False), policy.thresholds, queue_too)
-    whole = 0 if every else state.largest[2]
-    for item_id in decision.preemptions:
-        victim = state.running[item_id]
-        entry = victim.entry
-        left = victim.start + entry.estimate - now
-        if entry.workers == 1 and entry.demand[2] >= whole and left > 0:
-            assert left >= cost * wait.wait(victim), f"{item_id}: {left} s left"
