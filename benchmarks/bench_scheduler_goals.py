@@ -96,7 +96,6 @@ AIRFOIL_ONLY = frozenset(
         "_airfoil.py",
         "_defrag.py",
         "_due_guard.py",
-        "_las_queue.py",
         "_settle.py",
         "_victims.py",
         "_victim_index.py",

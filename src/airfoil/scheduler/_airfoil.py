@@ -70,6 +70,7 @@ docs/scheduling.md gives the figures and why each setting has its value.
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
@@ -82,7 +83,6 @@ from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
-from airfoil.scheduler._las_queue import asks_at_least, fair_order
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
@@ -387,7 +387,7 @@ class AirfoilPolicy(Policy):
         if (
             reach > top
             and queue is not None
-            and not asks_at_least(state, served, top, queue * gpus)
+            and not _asks_at_least(state, served, top, queue * gpus)
         ):
             reach = top
         largest_gpus = state.largest[2]
@@ -412,7 +412,7 @@ class AirfoilPolicy(Policy):
         capped = guard is not None  # due items take the guard's branch
         no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
-        order: Iterator[QueueKey] = fair_order(rnd, served) if state.quotas else iter(state.order)
+        order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
         # rnd.reasons is replaced only by explain_rest, after which this loop ends
         explain, reasons = rnd.explain, rnd.reasons
         preempted = rnd.preempted  # (never rebound in a round)
@@ -625,3 +625,53 @@ def _time_run(item: WorkItem) -> float:
     resources = item.resources
     rate = item.gang_size * (resources.gpu or resources.cpu)
     return item.attained / rate if rate > 0 else 0.0
+
+
+def _asks_at_least(state: SchedulerState, served: set[str], level: int, bar: float) -> bool:
+    """Whether the waiting items of ``level`` and above, less those in ``served`` (the due
+    pass's), ask for at least ``bar`` GPUs.
+
+    What the state keeps per level, less what the due pass served: a walk of the queue
+    stopping once the bar is reached concludes the same, the terms being >= 0."""
+    asked = sum(gpus for at, gpus in state.asked_gpus.items() if at >= level)
+    if asked >= bar:
+        waiting = state.waiting
+        for item_id in served:
+            e = waiting.get(item_id)
+            if e is not None and e.key[0] >= level:
+                asked -= e.demand[2] * e.workers
+    return asked >= bar
+
+
+def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
+    """The waiting keys by level, then priority, then the project with the lowest share.
+
+    Dominant-resource fairness between projects within a level and priority: each time, the
+    next item comes from the project whose weighted dominant share is lowest *now* (counting
+    what this round started before), and within a project, in queue order. Levels never go
+    down from one key to the next, since each project's queue is sorted by level first.
+    """
+    orders = rnd.state.project_order
+    heap: list[tuple[int, int, float, str]] = []
+    cursor: dict[str, int] = {}
+    for project, queue in orders.items():
+        i = _next_unskipped(queue, 0, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heap.append((queue[i][0], queue[i][1], rnd.share(project), project))
+    heapq.heapify(heap)
+    while heap:
+        project = heapq.heappop(heap)[3]
+        queue = orders[project]
+        i = cursor[project]
+        yield queue[i]
+        i = _next_unskipped(queue, i + 1, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
+
+
+def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
+    while i < len(queue) and queue[i][4] in skip:
+        i += 1
+    return i

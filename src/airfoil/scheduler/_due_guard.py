@@ -27,7 +27,6 @@ of the two.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,6 +48,7 @@ class DueGuard:
         "_now",
         "_others",
         "_queue_bar",
+        "_reached",
         "_relaxed",
         "_state",
         "_used",
@@ -97,14 +97,15 @@ class DueGuard:
         self._gang_runs = False
         # the due gangs' expected GPU-seconds left, against ``_gang_budget``
         self._gang_work = 0.0
-        # ``gang_queue``: the waiting GPUs the gang budget needs to apply (``None``: always;
-        # 0 once found to be reached, so the queue is summed at most once a decision)
+        # ``gang_queue``: the waiting GPUs the gang budget needs to apply (``None``: always)
         self._queue_bar: float | None = (
             gang_queue * state.totals[2] if gang_queue is not None else None
         )
-        # ``gang_others``: per project, whether other projects' waiting work reaches the
-        # bar (looked up when first needed; ``None``: the whole queue counts)
-        self._others: dict[str, bool] | None = {} if gang_others else None
+        # ``gang_others``: only other projects' waiting work counts towards that bar
+        self._others = gang_others
+        # whether the bar is reached, by the project whose work does not count (``None``:
+        # the whole queue counts), walked at most once each a decision
+        self._reached: dict[str | None, bool] = {}
         if budget is not None:
             for run in state.due_running.values():
                 entry = run.entry
@@ -174,43 +175,26 @@ class DueGuard:
     def _applies(self, entry: WaitingEntry) -> bool:
         """Whether the gangs' budget applies now to the gang ``entry``: behind a long queue
         (``gang_queue``; with ``gang_others``, of other projects' work)."""
-        if self._others is not None:
-            return self._others_queue(entry.project)
-        return self._long_queue()
-
-    def _long_queue(self) -> bool:
-        """Whether the waiting work asks for ``gang_queue`` times the cluster's GPUs."""
         bar = self._queue_bar
         if bar is None or bar <= 0:
             return True
-        asked = 0
-        for entry in self._state.waiting.values():
+        besides = entry.project if self._others else None
+        reached = self._reached.get(besides)
+        if reached is None:
+            reached = self._reached[besides] = _asks_at_least(self._state, bar, besides)
+        return reached
+
+
+def _asks_at_least(state: SchedulerState, bar: float, besides: str | None) -> bool:
+    """Whether the waiting work, but project ``besides``'s, asks for ``bar`` GPUs at least
+    (a walk of the queue that stops at the bar)."""
+    asked = 0
+    for entry in state.waiting.values():
+        if entry.project != besides:
             asked += entry.demand[2] * entry.workers
             if asked >= bar:
-                self._queue_bar = 0.0
                 return True
-        self._queue_bar = math.inf
-        return False
-
-    def _others_queue(self, project: str) -> bool:
-        """Whether the waiting work of other projects than ``project`` asks for
-        ``gang_queue`` times the cluster's GPUs (a walk of the queue stopping at the bar,
-        once per project and decision)."""
-        bar, known = self._queue_bar, self._others
-        if bar is None or bar <= 0 or known is None:
-            return True
-        found = known.get(project)
-        if found is None:
-            asked = 0
-            found = False
-            for entry in self._state.waiting.values():
-                if entry.project != project:
-                    asked += entry.demand[2] * entry.workers
-                    if asked >= bar:
-                        found = True
-                        break
-            known[project] = found
-        return found
+    return False
 
 
 def _budget(state: SchedulerState, hours: float | None, scale: float | None) -> float | None:
