@@ -17,7 +17,11 @@ import io
 from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
-__all__ = ["BlobCheck", "BlobStore"]
+__all__ = ["DIRECTORY_MARKER", "BlobCheck", "BlobStore"]
+
+#: The file a stored directory tree is completed by, written last at its top (``put_dir``);
+#: a directory value whose top holds a file of this name is refused (it would be replaced).
+DIRECTORY_MARKER = ".airfoil-complete"
 
 #: A reader's check of a local file of a blob against its value's hash: raises
 #: ``CorruptBlobError`` where they differ, else returns the ``(algorithm, hex digest)`` of

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
-from airfoil.core.blobs import BlobStore
+from airfoil.core.blobs import DIRECTORY_MARKER, BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, StoreError
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "open_blob_store",
 ]
 
-_COMPLETE_MARKER = ".airfoil-complete"
+_COMPLETE_MARKER = DIRECTORY_MARKER
 _TMP_DIR = "tmp"
 _LEGACY_TMP_DIR = "values/tmp"  # where frames were staged before tmp/
 Durability = Literal["process", "power"]
@@ -270,8 +270,13 @@ class LocalBlobStore(BlobStore):
         path = self._path(uri)
         if not os.path.exists(os.path.join(path, _COMPLETE_MARKER)):
             raise NotFoundError(f"directory blob {uri} does not exist or is incomplete")
+        # Only the top's marker is the store's: a file of that name deeper in the tree is
+        # the user's (ignore_patterns dropped it at every level, and the read failed as corrupt).
         shutil.copytree(
-            path, local_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_COMPLETE_MARKER)
+            path,
+            local_dir,
+            dirs_exist_ok=True,
+            ignore=lambda folder, _names: [_COMPLETE_MARKER] if folder == path else [],
         )
 
     def local_path(self, uri: str) -> str | None:
@@ -407,7 +412,9 @@ class FsspecBlobStore(BlobStore):
             shutil.copyfileobj(src, fh, 1 << 20)
 
     def put_dir(self, key: str, local_dir: str) -> str:
-        for dirpath, _dirs, files in os.walk(local_dir):
+        # Linked folders are followed, as LocalBlobStore's copytree does and a directory
+        # value's hash does (the type engine refuses a tree with a loop before storing it).
+        for dirpath, _dirs, files in os.walk(local_dir, followlinks=True):
             for name in files:
                 full = os.path.join(dirpath, name)
                 rel = os.path.relpath(full, local_dir).replace(os.sep, "/")

@@ -17,6 +17,7 @@ import hashlib
 import os
 from typing import IO, TYPE_CHECKING, Any
 
+from airfoil.core.blobs import DIRECTORY_MARKER
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types._base import (
     BlobHandler,
@@ -137,15 +138,14 @@ class Directory(_LocalPath):
         return os.path.basename(os.path.abspath(self._path))
 
     def listing(self) -> list[str]:
-        """Relative paths (``/``-separated) of every file in the tree, sorted."""
-        out = []
-        for root, dirs, files in os.walk(self._path):
-            dirs.sort()
-            for name in files:
-                rel = os.path.relpath(os.path.join(root, name), self._path)
-                out.append(rel.replace(os.sep, "/"))
-        out.sort()
-        return out
+        """Relative paths (``/``-separated) of every file in the tree, sorted. A symbolic link
+        is its target's content, as a stored copy of the tree holds it.
+
+        Raises:
+            ConversionError: the tree holds a broken link, a link to a folder above it (a
+                loop) or something that is not a file (a pipe, a socket, a device).
+        """
+        return sorted(_tree_files(self._path))
 
     def files(self) -> list[File]:
         """Every file in the tree, sorted by relative path."""
@@ -173,13 +173,72 @@ class Directory(_LocalPath):
         return f"Directory({self._path!r})"
 
 
+def _tree_files(top: str) -> list[str]:
+    """Relative paths of every file under ``top``, following symbolic links as the blob
+    stores' copies do (``shutil.copytree`` copies a linked folder's files): the hash must
+    cover what is stored, or an edit under a linked folder kept its hash (a stale cache hit)
+    and every read of the stored copy failed its check as corrupt.
+
+    Raises:
+        ConversionError: a broken link, a loop, or an entry that is not a regular file.
+    """
+    import stat
+
+    out: list[str] = []
+    pending = [("", os.path.realpath(top), frozenset[str]())]
+    while pending:
+        rel_dir, real_dir, above = pending.pop()
+        above = above | {real_dir}
+        with os.scandir(os.path.join(top, rel_dir)) as entries:
+            names = sorted(entry.name for entry in entries)
+        for name in names:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            full = os.path.join(top, rel)
+            try:
+                mode = os.stat(full).st_mode
+            except OSError as exc:
+                if not os.path.islink(full):
+                    what = f"unreadable ({exc.strerror})"
+                    raise _tree_error(top, rel, what, "make it readable") from None
+                raise _tree_error(
+                    top,
+                    rel,
+                    f"a link to {os.readlink(full)!r}, which does not exist",
+                    "remove the link or make it point at a file",
+                ) from None
+            if stat.S_ISDIR(mode):
+                real = os.path.realpath(full)
+                if real in above:
+                    raise _tree_error(
+                        top, rel, "a link to a folder that holds it (a loop)", "remove the link"
+                    )
+                pending.append((rel, real, above))
+            elif stat.S_ISREG(mode):
+                out.append(rel)
+            else:
+                raise _tree_error(
+                    top,
+                    rel,
+                    "not a regular file (a pipe, socket or device)",
+                    "remove it or copy its content into a file",
+                )
+    return out
+
+
+def _tree_error(top: str, rel: str, what: str, fix: str) -> ConversionError:
+    return ConversionError(
+        f"Directory {top!r} holds {rel!r}, {what}: {fix}; its files are stored by content"
+    )
+
+
 def _manifest(path: str) -> list[list[Any]]:
     """``[relative path, sha256, size]`` of every file under ``path``, sorted."""
     d = Directory(path)
-    return [
-        [rel, hash_file(f.path), os.path.getsize(f.path)]
-        for rel, f in zip(d.listing(), d.files(), strict=True)
-    ]
+    return [[rel, hash_file(f.path), os.path.getsize(f.path)] for rel, f in _files_of(d)]
+
+
+def _files_of(d: Directory) -> list[tuple[str, File]]:
+    return [(rel, d.file(rel)) for rel in d.listing()]
 
 
 def _digest(data: Any) -> str:
@@ -307,6 +366,12 @@ class DirectoryHandler(BlobHandler):
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
         path = _local_path(obj, Directory, "Directory", os.path.isdir)
+        if os.path.lexists(os.path.join(path, DIRECTORY_MARKER)):
+            raise ConversionError(
+                f"Directory {path!r} holds {DIRECTORY_MARKER!r} at its top, the name the blob "
+                "store gives the file that completes a stored tree (it would be replaced): "
+                "rename that file, or pass the folder above it"
+            )
         name = Directory(path).name
         manifest = _manifest(path)
         digest = _digest({"name": name, "files": manifest})
