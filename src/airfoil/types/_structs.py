@@ -10,12 +10,15 @@ form launch inputs arrive in); it is validated strictly: every field without a d
 present and no unknown key may be.
 
 Pydantic models use pydantic's own JSON mode (``model_dump(mode="json")`` and
-``model_validate``). pydantic is never imported here: a class is a model only if pydantic is
+``model_validate``), by field name (``by_name=True`` reads what the dump wrote, and takes a
+field's alias too); a model holding nan or ±inf is refused, which that mode would write as
+null. pydantic is never imported here: a class is a model only if pydantic is
 already loaded and the class derives from ``pydantic.BaseModel``.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import typing
 from collections.abc import Callable
@@ -349,7 +352,7 @@ class PydanticHandler(_RecordHandler):
             if not isinstance(obj, dict):
                 raise mismatch(f"pydantic model {self.tp.__qualname__}", obj)
             try:
-                obj = self.tp.model_validate(obj, strict=not self._ours)  # type: ignore[attr-defined]
+                obj = self.tp.model_validate(obj, strict=not self._ours, by_name=True)  # type: ignore[attr-defined]
             except ValueError as exc:
                 raise self._error(exc) from None
         ours = self._ours
@@ -357,6 +360,7 @@ class PydanticHandler(_RecordHandler):
             data = obj.model_dump(mode="json", exclude=set(ours) or None)
         except Exception as exc:  # PydanticSerializationError: a field JSON cannot hold
             raise self._error(exc) from None
+        _refuse_lost_floats(obj, data, set(ours))
         if not ours:
             return data
         out = {}
@@ -385,7 +389,7 @@ class PydanticHandler(_RecordHandler):
                         exc.at(f".{name}")
                         raise
         try:
-            return self.tp.model_validate(data)  # type: ignore[attr-defined]
+            return self.tp.model_validate(data, by_name=True)  # type: ignore[attr-defined]
         except ValueError as exc:
             raise self._error(exc) from None
 
@@ -397,9 +401,60 @@ class PydanticHandler(_RecordHandler):
 
             return self.decode(msgspec.json.decode(read_bytes(value, ctx)), ctx)
         try:
-            return self.tp.model_validate_json(read_bytes(value, ctx))  # type: ignore[attr-defined]
+            return self.tp.model_validate_json(read_bytes(value, ctx), by_name=True)  # type: ignore[attr-defined]
         except ValueError as exc:
             raise self._error(exc) from None
+
+
+def _refuse_lost_floats(obj: Any, data: Any, ours: set[str]) -> None:
+    """Refuse a model holding nan or ±inf, which pydantic's JSON mode writes as null (its
+    default ``ser_json_inf_nan``; the other settings leave a float that JSON cannot hold):
+    read back, a float field refused it and an Optional one became None. Only a dump holding
+    a null or such a float is looked at again, in Python mode, to name the field.
+
+    Raises:
+        ConversionError: the first such float, by its path in the model.
+    """
+    if not _may_hide_a_float(data):
+        return
+    where = _non_finite(obj.model_dump(mode="python", exclude=ours or None))
+    if where is not None:
+        path, number = where
+        raise ConversionError(
+            f"{type(obj).__qualname__}{path} is {number!r}, which pydantic's JSON mode "
+            "writes as null (read back: refused, or None for an Optional field): use a "
+            "dataclass, which stores nan and ±inf, or keep the number out of the model"
+        )
+
+
+def _may_hide_a_float(data: Any) -> bool:
+    if data is None:
+        return True
+    if type(data) is float:
+        return not math.isfinite(data)
+    if type(data) is dict:
+        return any(_may_hide_a_float(v) for v in data.values())
+    if type(data) is list:
+        return any(_may_hide_a_float(v) for v in data)
+    return False
+
+
+def _non_finite(data: Any, path: str = "") -> tuple[str, float] | None:
+    if isinstance(data, float) and not math.isfinite(data):
+        return path, data
+    if isinstance(data, dict):
+        items: Any = ((f".{k}" if isinstance(k, str) else f"[{k!r}]", v) for k, v in data.items())
+    elif isinstance(data, list | tuple):
+        items = ((f"[{i}]", v) for i, v in enumerate(data))
+    elif isinstance(data, set | frozenset):
+        items = (("[...]", v) for v in data)
+    else:
+        return None
+    for segment, item in items:
+        found = _non_finite(item, path + segment)
+        if found is not None:
+            return found
+    return None
 
 
 #: Kinds the type engine writes as references (blobs), which pydantic cannot serialise.
