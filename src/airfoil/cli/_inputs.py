@@ -24,6 +24,10 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _negated(flag: str) -> str:
+    return "--no-" + flag[2:]
+
+
 def wants_help(entity: Any, args: list[str]) -> bool:
     """Whether ``args`` ask for the inputs page (``--help`` / ``-h``, unless an input is
     called ``help``)."""
@@ -57,11 +61,19 @@ def parse_inputs(
     specs = {p.name: p.type for p in entity.py_interface.interface.inputs}
     known = ", ".join(_flag(n) for n in types) or "none"
     out: dict[str, str | bool] = {}
+    flag_before = ""  # a boolean input just given as a bare flag
     i = 0
     while i < len(args):
         arg = args[i]
         if not arg.startswith("--") or arg == "--":
+            if flag_before:  # --dry-run maybe: the value was taken for another argument
+                raise ConfigError(
+                    f"input {flag_before} is a bool: {arg!r} is not one of "
+                    f"{', '.join(_TRUTHY)}; write {flag_before}, {_negated(flag_before)} or "
+                    f"{flag_before} false"
+                )
             raise ConfigError(f"unexpected argument {arg!r}: inputs are given as --name value")
+        flag_before = ""
         key, eq, inline = arg[2:].partition("=")
         name = key.replace("-", "_")
         negated = False
@@ -88,6 +100,7 @@ def parse_inputs(
             and (i + 1 >= len(args) or args[i + 1].lower() not in _TRUTHY)
         ):
             out[name] = not negated
+            flag_before = _flag(name)
             i += 1
             continue
         if eq:

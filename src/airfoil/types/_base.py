@@ -207,6 +207,25 @@ TOO_DEEP = (
 )
 
 
+#: How a float JSON has no number for is written inside JSON (the type engine's own form).
+FLOAT_SPECIAL_FORM = '{"$float": "nan"} (or "inf", "-inf")'
+
+
+def json_problem(text: str, exc: msgspec.DecodeError) -> str:
+    """Why ``text`` is not JSON, in the user's terms: a NaN or Infinity token, or a number
+    past a float's range, gets the form that is read; anything else msgspec's own words."""
+    import re
+
+    detail = str(exc)
+    if re.search(r"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])", text):
+        return f"JSON has no NaN or Infinity: write {FLOAT_SPECIAL_FORM}"
+    if detail.startswith("Number out of range"):
+        return (
+            f'{detail}: a float\'s largest is about 1.8e308; for infinity write {{"$float": "inf"}}'
+        )
+    return detail
+
+
 def not_unicode(exc: UnicodeEncodeError) -> str:
     """What is wrong with text that UTF-8 (every stored value's encoding) cannot hold."""
     text, start, end = exc.object, exc.start, exc.end
@@ -688,8 +707,8 @@ class Handler(abc.ABC):
             raise self.cli_error(text, not_unicode(exc)) from None
         except RecursionError:  # msgspec's own limit on nesting
             raise self.cli_error(text, TOO_DEEP) from None
-        except msgspec.DecodeError:
-            raise self.cli_error(text) from None
+        except msgspec.DecodeError as exc:
+            raise self.cli_error(text, json_problem(text, exc)) from None
         try:
             return self.decode(data, None)
         except ConversionError as exc:

@@ -30,6 +30,7 @@ import msgspec
 
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types._base import (
+    FLOAT_SPECIAL_FORM,
     ConversionError,
     Converter,
     Handler,
@@ -152,6 +153,8 @@ class FloatHandler(_Scalar):
             return self.encode(data, ctx)
         if isinstance(data, dict) and data.get("$float") in _FLOAT_SPECIALS and len(data) == 1:
             return _FLOAT_SPECIALS[data["$float"]]
+        if type(data) is str and data.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise mismatch("float", data, f"inside JSON write {FLOAT_SPECIAL_FORM}")
         raise mismatch("float", data)
 
     def cli_form(self) -> str:

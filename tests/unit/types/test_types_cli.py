@@ -117,7 +117,11 @@ def test_parse_cli(engine: TypeEngine, text: str, py_type: Any, expected: Any) -
         ("PURPLE", Color, "expected a member's name (RED, GREEN, BLUE) or value (r, g, b)"),
         ("x", Optional[int], "as int | none: expected an integer such as 42 or null"),
         ('"7"', Optional[int], "as int | none: expected an integer such as 42 or null"),
-        ("[1, 2", list[int], "as list[int]: expected JSON for list[int]"),
+        (
+            "[1, 2",
+            list[int],
+            "as list[int] (Input data was truncated): expected JSON for list[int]",
+        ),
         ('[1, "2"]', list[int], "expected int, got str '2' (at value[1])"),
         ('{"y": 1}', Point, "missing field 'x' of dataclass Point"),
         ('{"x": 1, "q": 0}', Point, "unknown field(s) 'q'"),
