@@ -93,17 +93,28 @@ def encode_outputs(
         if style == "named" and len(names) == 1 and not _whole_tuple(result, iface):
             result = (result,)  # a one-field NamedTuple task may return the bare value
         if not isinstance(result, tuple) or len(result) != len(names):
+            got = type(result).__name__
+            if isinstance(result, tuple):
+                got = f"a {got} of {len(result)} item{'' if len(result) == 1 else 's'}"
             raise TypeTransformError(
-                f"task {task.name!r} must return a {iface.interface.output_tuple_name} "
-                f"({', '.join(names)}), got {type(result).__name__}"
+                f"it must return a {iface.interface.output_tuple_name} "
+                f"({', '.join(names)}), got {got}"
             )
-        return {
-            n: engine.to_value(v, iface.output_types[n], ctx)
-            for n, v in zip(names, result, strict=True)
-        }
+        out = {}
+        for n, v in zip(names, result, strict=True):
+            try:
+                out[n] = engine.to_value(v, iface.output_types[n], ctx)
+            except TypeTransformError as exc:  # which of the outputs, by its name
+                output = iface.interface.output(n)
+                spec = f" ({output.type})" if output is not None else ""
+                raise TypeTransformError(f"output {n!r}{spec}: {exc}") from exc
+        return out
     except TypeTransformError as exc:
         raise OutputError(
-            TypeTransformError(f"task {task.name!r} returned a bad output: {exc}")
+            TypeTransformError(
+                f"task {task.name!r} returned a bad output: {exc}; return what its annotation "
+                "declares, or change the annotation"
+            )
         ) from exc
 
 
