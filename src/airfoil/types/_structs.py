@@ -90,11 +90,15 @@ class DataclassHandler(_RecordHandler):
     #: What the record and its parts are called in messages.
     _noun, _part = "dataclass", "field"
 
-    def __init__(self, tp: type, engine: TypeEngine) -> None:
+    def __init__(self, tp: type, engine: TypeEngine, args: tuple[Any, ...] = ()) -> None:
         super().__init__(tp, engine)
         self._fields: tuple[Field, ...] | None = None
         self._names: frozenset[str] = frozenset()
         self._label = tp.__qualname__
+        # A generic dataclass's type arguments (Box[int]: T -> int), put into its fields' hints.
+        self._bound = dict(zip(getattr(tp, "__parameters__", ()), args, strict=False))
+        if args:
+            self._label += f"[{', '.join(_type_label(a) for a in args)}]"
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -107,11 +111,14 @@ class DataclassHandler(_RecordHandler):
     def _hints(self) -> dict[str, Any]:
         """The class's annotations, resolved (``Annotated`` and ``NotRequired`` kept)."""
         try:
-            return typing.get_type_hints(self.tp, include_extras=True)
+            hints = typing.get_type_hints(self.tp, include_extras=True)
         except Exception as exc:
             raise TypeTransformError(
                 f"cannot resolve the {self._part} annotations of {self._noun} {self._label}: {exc}"
             ) from None
+        if self._bound:
+            hints = {name: _bind(hint, self._bound) for name, hint in hints.items()}
+        return hints
 
     def _resolve_fields(self) -> tuple[Field, ...]:
         import dataclasses
@@ -302,6 +309,20 @@ def _is_typed_dict(py_type: Any) -> bool:
     return extensions is not None and bool(extensions.is_typeddict(py_type))
 
 
+def _bind(hint: Any, bound: dict[Any, Any]) -> Any:
+    """``hint`` with a generic dataclass's type variables replaced by its arguments."""
+    if isinstance(hint, typing.TypeVar):
+        return bound.get(hint, hint)
+    params = getattr(hint, "__parameters__", ())
+    if params:
+        return hint[tuple(bound.get(p, p) for p in params)]
+    return hint
+
+
+def _type_label(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
+
+
 class DataclassConverter(Converter):
     """Classes decorated with :func:`dataclasses.dataclass`, and :class:`typing.TypedDict`
     classes."""
@@ -309,6 +330,9 @@ class DataclassConverter(Converter):
     def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
         if isinstance(py_type, type) and hasattr(py_type, "__dataclass_fields__"):
             return DataclassHandler(py_type, engine)
+        origin = typing.get_origin(py_type)
+        if isinstance(origin, type) and hasattr(origin, "__dataclass_fields__"):
+            return DataclassHandler(origin, engine, typing.get_args(py_type))  # Box[int]
         if isinstance(py_type, type) and _is_typed_dict(py_type):
             return TypedDictHandler(py_type, engine)
         return None
