@@ -44,6 +44,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types._digests import DIGEST_META, SHA256, digest_bytes, hasher
+from airfoil.types._json_text import json_problem
 from airfoil.types._refs import REF_KEY, ValueRef, ValueRefError
 
 if TYPE_CHECKING:
@@ -205,25 +206,6 @@ class ValueContext:
 TOO_DEEP = (
     "nested too deeply: JSON nested near 1,000 levels (Python's recursion limit) cannot be read"
 )
-
-
-#: How a float JSON has no number for is written inside JSON (the type engine's own form).
-FLOAT_SPECIAL_FORM = '{"$float": "nan"} (or "inf", "-inf")'
-
-
-def json_problem(text: str, exc: msgspec.DecodeError) -> str:
-    """Why ``text`` is not JSON, in the user's terms: a NaN or Infinity token, or a number
-    past a float's range, gets the form that is read; anything else msgspec's own words."""
-    import re
-
-    detail = str(exc)
-    if re.search(r"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])", text):
-        return f"JSON has no NaN or Infinity: write {FLOAT_SPECIAL_FORM}"
-    if detail.startswith("Number out of range"):
-        return (
-            f'{detail}: a float\'s largest is about 1.8e308; for infinity write {{"$float": "inf"}}'
-        )
-    return detail
 
 
 def not_unicode(exc: UnicodeEncodeError) -> str:

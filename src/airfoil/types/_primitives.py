@@ -30,7 +30,6 @@ import msgspec
 
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types._base import (
-    FLOAT_SPECIAL_FORM,
     ConversionError,
     Converter,
     Handler,
@@ -41,6 +40,7 @@ from airfoil.types._base import (
     short_repr,
     write_bytes_value,
 )
+from airfoil.types._json_text import FLOAT_SPECIAL_FORM
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
