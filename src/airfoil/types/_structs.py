@@ -382,6 +382,13 @@ class PydanticHandler(_RecordHandler):
         ours = self._ours
         try:
             data = obj.model_dump(mode="json", exclude=set(ours) or None)
+        except UnicodeDecodeError:  # bytes written as text (ser_json_bytes="utf8")
+            path, _ = _first(obj.model_dump(mode="python"), _not_utf8) or ("", b"")
+            raise ConversionError(
+                f"{type(obj).__qualname__}{path} holds bytes that are not UTF-8, which "
+                "pydantic's JSON mode writes as text by default: set model_config = "
+                "ConfigDict(ser_json_bytes='base64', val_json_bytes='base64') on the model"
+            ) from None
         except Exception as exc:  # PydanticSerializationError: a field JSON cannot hold
             raise self._error(exc) from None
         _refuse_lost_floats(obj, data, set(ours))
@@ -441,7 +448,7 @@ def _refuse_lost_floats(obj: Any, data: Any, ours: set[str]) -> None:
     """
     if not _may_hide_a_float(data):
         return
-    where = _non_finite(obj.model_dump(mode="python", exclude=ours or None))
+    where = _first(obj.model_dump(mode="python", exclude=ours or None), _non_finite)
     if where is not None:
         path, number = where
         raise ConversionError(
@@ -463,8 +470,24 @@ def _may_hide_a_float(data: Any) -> bool:
     return False
 
 
-def _non_finite(data: Any, path: str = "") -> tuple[str, float] | None:
-    if isinstance(data, float) and not math.isfinite(data):
+def _non_finite(item: Any) -> bool:
+    return isinstance(item, float) and not math.isfinite(item)
+
+
+def _not_utf8(item: Any) -> bool:
+    if not isinstance(item, bytes):
+        return False
+    try:
+        item.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _first(data: Any, bad: Callable[[Any], bool], path: str = "") -> tuple[str, Any] | None:
+    """The path (``.history[1]``) and value of the first item in a Python-mode model dump
+    that ``bad`` picks out, or None."""
+    if bad(data):
         return path, data
     if isinstance(data, dict):
         items: Any = ((f".{k}" if isinstance(k, str) else f"[{k!r}]", v) for k, v in data.items())
@@ -475,7 +498,7 @@ def _non_finite(data: Any, path: str = "") -> tuple[str, float] | None:
     else:
         return None
     for segment, item in items:
-        found = _non_finite(item, path + segment)
+        found = _first(item, bad, path + segment)
         if found is not None:
             return found
     return None

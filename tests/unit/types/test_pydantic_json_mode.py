@@ -4,7 +4,9 @@ Before 2026-12-07 a model with a field alias (``Field(alias="userId")``, pydanti
 camelCase data) was stored by field name and read back by alias, so every read failed ("Field
 required"), and a launch input written with the field names the spec lists was refused; a
 float field holding nan or ±inf was written as null (pydantic's JSON mode), so the next task
-failed reading it, or, for an ``Optional[float]``, silently got None.
+failed reading it, or, for an ``Optional[float]``, silently got None; bytes that are not UTF-8
+were "invalid Blob: 'utf-8' codec can't decode byte 0xff", naming neither the field nor the
+setting that stores them.
 """
 
 from __future__ import annotations
@@ -82,3 +84,24 @@ def test_finite_floats_and_nones_in_a_model_are_stored_as_before(
     stored = engine.to_value(reading, Reading, ctx)
     assert stored.inline == b'{"value":-0.0,"spare":null,"history":[1e308]}'
     assert engine.to_python(stored, Reading, ctx) == reading
+
+
+class Blob(BaseModel):
+    name: str
+    parts: list[bytes]
+
+
+class Blob64(BaseModel):
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+    parts: list[bytes]
+
+
+def test_bytes_that_are_not_utf8_name_the_field_and_the_setting(
+    engine: TypeEngine, ctx: ValueContext
+) -> None:
+    with pytest.raises(ConversionError) as info:
+        engine.to_value(Blob(name="b", parts=[b"ok", b"\xff\x00"]), Blob, ctx)
+    assert "Blob.parts[1] holds bytes that are not UTF-8" in str(info.value)
+    assert "ser_json_bytes='base64'" in str(info.value)
+    kept = Blob64(parts=[b"\xff\x00"])
+    assert engine.to_python(engine.to_value(kept, Blob64, ctx), Blob64, ctx) == kept
