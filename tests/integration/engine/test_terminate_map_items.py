@@ -1,10 +1,12 @@
-"""An abort stops a map's running items, not only its plain tasks' attempts.
+"""An abort stops a map's running items, not only its plain tasks' attempts, and the map
+shows them aborted.
 
 A terminate request ends the drive; ``abort_and_cancel`` then aborts the execution and
 cancels the attempts it had with the executor. It cancelled the running *nodes'* attempts
 (``n0``), but a map's items run as attempts of their own (``n0[2]``): on a server, whose
 worker pool outlives the drive, every item of an aborted map ran on to its end (its worker
-busy, whatever it started alive) after the execution read ``aborted``.
+busy, whatever it started alive) after the execution read ``aborted``; and the map went on
+showing ``4 items: 4 running`` (its counts and its items' attempts as the drive left them).
 """
 
 from __future__ import annotations
@@ -70,6 +72,11 @@ def test_an_abort_stops_the_running_items_of_a_map(tmp_path: Path) -> None:
         assert not driving.is_alive()
         (final,) = ended
         assert getattr(final, "phase", None) == "aborted", final
+        # what the map shows: no item running (or queued) in an aborted map, nor an attempt
+        counts = rt.meta.get_node(record.id, "n0").map_counts
+        assert counts == {"aborted": ITEMS}, counts
+        attempts = {a.node_id: a.phase for a in rt.meta.get_attempts(record.id)}
+        assert set(attempts.values()) == {"aborted"}, attempts
         deadline = time.monotonic() + 10
         while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
             executor.poll(0.1)  # reaps the cancelled workers, as the pool's next turn does
