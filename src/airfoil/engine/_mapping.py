@@ -40,6 +40,7 @@ PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, ABORTED = range(len(ITEM_
 #: Unfinished item phases to ABORTED (legal moves in the table), for ``bytes.translate``.
 _TO_ABORTED = bytes(ABORTED if c in (QUEUED, RUNNING, RETRYING) else c for c in range(256))
 _NAMES = tuple(p.value for p in ITEM_PHASES)
+_UNFINISHED_NAMES = frozenset(_NAMES[c] for c in (QUEUED, RUNNING, RETRYING))
 # Attempt phase values, looked up once (an enum's ``.value`` is a Python-level call).
 _RUNNING = AttemptPhase.RUNNING.value
 _SUCCEEDED = AttemptPhase.SUCCEEDED.value
@@ -470,6 +471,28 @@ class MapMixin(RunRecorder):
             ms.phase = bytearray(bytes(ms.phase).translate(_TO_ABORTED))
             ms.active = 0
             self._map_counts(nid)
+        else:  # aborted from the store (its drive stopped): as the drive left it
+            cmds += self._abort_stored_items(nid, now)
+        return cmds
+
+    def _abort_stored_items(self, nid: str, now: float) -> list[Any]:
+        """Abort the items of map ``nid`` in a state loaded to abort it (no map state built):
+        its stored running item attempts and its unfinished counts."""
+        cmds: list[Any] = []
+        for att in self._item_history.get(nid, ()):
+            if att.phase == _RUNNING:
+                cmds.append(_c.CancelAttempt(att.node_id))
+                att.phase = AttemptPhase.ABORTED.value
+                att.ended_at = now
+                self._dirty_attempts[(att.node_id, att.attempt)] = att
+        rec = self.records[nid]
+        if rec.map_counts:
+            unfinished = (QUEUED, RUNNING, RETRYING)
+            counts = {k: v for k, v in rec.map_counts.items() if k not in _UNFINISHED_NAMES}
+            moved = sum(rec.map_counts.get(_NAMES[c], 0) for c in unfinished)
+            if moved:
+                counts[_NAMES[ABORTED]] = counts.get(_NAMES[ABORTED], 0) + moved
+            rec.map_counts = counts
         return cmds
 
     def _map_maybe_finish(self, nid: str, now: float) -> list[Any]:

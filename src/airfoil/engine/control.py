@@ -92,12 +92,15 @@ def abort_and_cancel(
     engine: Engine, executor: Executor, execution_id: str, reason: str
 ) -> ExecutionRecord:
     """Abort an execution whose drive ended on a terminate request, and cancel the attempts
-    its running nodes had with ``executor`` (even if the abort itself failed)."""
-    running = [n.node_id for n in engine.meta.get_nodes(execution_id) if n.phase == "running"]
+    it had with ``executor`` (even if the abort itself failed): its running nodes' and its
+    map items' (``n0[2]``: a server's pool outlives the drive, the items would run on)."""
+    meta = engine.meta
+    running = {n.node_id for n in meta.get_nodes(execution_id) if n.phase == "running"}
+    running |= {a.node_id for a in meta.get_attempts(execution_id) if a.phase == "running"}
     try:
         return engine.abort(execution_id, reason)
     finally:
-        for node_id in running:
+        for node_id in sorted(running):
             executor.cancel(execution_id, node_id)
 
 

@@ -40,6 +40,7 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.phases import ExecutionPhase
+from airfoil.engine._drive_support import holder_is_running
 from airfoil.engine.artifact_triggers import TriggerFiring
 from airfoil.engine.launch_plans import (
     Poster,
@@ -167,7 +168,7 @@ class SchedulerLoop:
         self._max_drivers = max_drivers
         self._leave = leave
         self._pools: dict[bool, ThreadPoolExecutor] = {}
-        self._futures: list[Future[Any]] = []
+        self._futures: dict[str, Future[Any]] = {}  # by execution id: the drives going on
         self._lock = threading.Lock()
 
     # --- wiring ----------------------------------------------------------------------------
@@ -254,7 +255,7 @@ class SchedulerLoop:
                 return out
         while t <= now:
             nxt = next_fire_after(schedule, t)
-            going = self._still_going(record, last) if schedule.overlap == "skip" else None
+            going = self._still_going(record, last, now) if schedule.overlap == "skip" else None
             if going is not None:
                 # the previous instant's run has not ended: claim this instant for it (its
                 # id stays the schedule's last execution) and launch nothing
@@ -307,15 +308,44 @@ class SchedulerLoop:
         )
         return first_fired
 
-    def _still_going(self, record: ScheduleRecord, execution_id: str) -> str | None:
-        """``execution_id`` if that execution exists and has not ended (None otherwise)."""
+    def _still_going(self, record: ScheduleRecord, execution_id: str, now: float) -> str | None:
+        """``execution_id`` if that execution exists and goes on (None otherwise).
+
+        A run this loop drives (not one left to a server's slots, which resume a run whose
+        lease lapsed) that no process drives any more -- its lease released or lapsed: its
+        scheduler was killed or stopped with Ctrl-C twice -- does not go on: nothing resumes
+        it by itself, and a ``skip`` schedule waiting for it would never fire again. It is
+        left as it is, and named. A queued run without a lease is taken to wait for its
+        driver (a loop's busy pool, or another loop's).
+        """
         if not execution_id:
             return None
+        meta = self._source.meta
         try:
-            head = self._source.meta.get_execution_head(execution_id)
+            head = meta.get_execution_head(execution_id)
         except NotFoundError:
             return None
-        return None if ExecutionPhase(head.phase).terminal else execution_id
+        if ExecutionPhase(head.phase).terminal:
+            return None
+        left = self.drive == "none" or (self._leave is not None and self._leave(record))
+        with self._lock:
+            drive = self._futures.get(execution_id)
+        if left or (drive is not None and not drive.done()):
+            return execution_id
+        lease = meta.get_lease(execution_id)
+        if lease is None and head.phase == "queued":
+            return execution_id  # launched, its driver (this loop's or another's) to come
+        if lease is not None and (lease[1] >= now or holder_is_running(*lease) is not None):
+            return execution_id  # driven (a holder alive past its lease still drives it)
+        log.warning(
+            "schedule %s: the run of an earlier instant (%s) was interrupted (no process "
+            "drives it): firing the next instant; `airfoil executions resume %s` carries "
+            "that run on",
+            record.name,
+            execution_id,
+            execution_id,
+        )
+        return None
 
     def _claim(self, record: ScheduleRecord, t: float, nxt: float, eid: str, now: float) -> bool:
         return self.store.claim_schedule_fire(
@@ -365,8 +395,8 @@ class SchedulerLoop:
                 pool = self._pools[parallel] = ThreadPoolExecutor(
                     self._max_drivers if parallel else 1, thread_name_prefix="airfoil-scheduled"
                 )
-            self._futures = [f for f in self._futures if not f.done()]
-            self._futures.append(pool.submit(_drive_logged, engine, record.spec, eid, self.poster))
+            self._futures = {k: f for k, f in self._futures.items() if not f.done()}
+            self._futures[eid] = pool.submit(_drive_logged, engine, record.spec, eid, self.poster)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -387,7 +417,7 @@ class SchedulerLoop:
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the executions this loop is driving in the background to end."""
         with self._lock:
-            futures = list(self._futures)
+            futures = list(self._futures.values())
         for f in futures:
             f.result(timeout=timeout)
 

@@ -84,11 +84,12 @@ class TaskDef(Generic[P, R]):
             raise DefinitionError(
                 f"@task(name=...) takes a string, not {self.name!r}", location=location
             )
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise DefinitionError(
-                f"task {self.name!r}: retries must be a whole number >= 0, got {retries!r}",
-                location=location,
-            )
+        for setting, count in (("retries", retries), ("system_retries", system_retries)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise DefinitionError(
+                    f"task {self.name!r}: {setting} must be a whole number >= 0, got {count!r}",
+                    location=location,
+                )
         try:
             timeout_s = parse_duration(timeout)
         except ConfigError as exc:

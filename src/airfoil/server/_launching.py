@@ -116,7 +116,9 @@ def terminate(d: Deps, project: str, execution_id: str, reason: str) -> Executio
     """Abort an execution: at once if nobody drives it, else through its driver."""
     rec = get_record(d, project, execution_id)
     if rec.phase in ("succeeded", "failed", "aborted"):
-        raise ConflictError(f"execution {execution_id} already ended ({rec.phase})")
+        raise ConflictError(
+            f"execution {rec.name or execution_id} already ended ({rec.phase}): nothing to abort"
+        )
     try:
         rec = d.launcher.abort(execution_id, reason)
     except ConflictError:  # a driver holds it: ask it to stop, through the control inbox

@@ -123,13 +123,14 @@ def test_list_filter_paginate(client: Any, flow: Any) -> None:
 
 def test_terminate_and_relaunch(client: Any, flow: Any) -> None:
     client.register([flow.sleepy])
-    ex = client.launch("flow.sleepy", {"seconds": 30})
+    ex = client.launch("flow.sleepy", {"seconds": 30}, name="nap")
     _wait_for(lambda: client.get(ex.id).nodes and client.get(ex.id).nodes[0].phase == "running")
     client.terminate(ex.id)
     detail = client.wait(ex.id, timeout=20)
     assert detail.phase == "aborted"
     assert detail.nodes[0].phase == "aborted"
-    with pytest.raises(ConflictError):
+    # named as the user calls it, as the local command does (before: by its generated id)
+    with pytest.raises(ConflictError, match=r"execution nap already ended \(aborted\): nothing"):
         client.terminate(ex.id)
     again = client.relaunch(ex.id)
     assert again.id != ex.id and again.workflow == "flow.sleepy"

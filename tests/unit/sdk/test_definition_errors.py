@@ -211,6 +211,9 @@ def test_cache_ignore_inputs_as_one_string_names_one_input() -> None:
 def test_bad_task_options() -> None:
     with pytest.raises(DefinitionError, match="retries"):
         af.task(retries=-1)(lambda x: x)  # type: ignore[arg-type]
+    # before, system_retries=-2 was taken and meant 0: a timed-out attempt was never retried
+    with pytest.raises(DefinitionError, match="system_retries must be a whole number >= 0"):
+        af.task(system_retries=-2)(lambda x: x)  # type: ignore[arg-type]
     with pytest.raises(DefinitionError, match="cache_ignore_inputs"):
 
         @af.task(cache=True, cache_ignore_inputs=["nope"])
