@@ -216,7 +216,16 @@ class SchedulerLoop:
         out: list[TriggerFiring] = []
         for record in self.store.list_schedules(active=True):
             if record.spec.trigger is not None:
-                out.extend(fire_trigger(self.store, self.artifacts, record, now, self._on_version))
+                out.extend(
+                    fire_trigger(
+                        self.store,
+                        self.artifacts,
+                        record,
+                        now,
+                        self._on_version,
+                        meta=self._source.meta,
+                    )
+                )
         return out
 
     def _on_version(self, record: ScheduleRecord, version: ArtifactVersion) -> TriggerFiring:

@@ -96,3 +96,76 @@ def test_another_projects_run_under_a_firings_id_is_not_that_firing(
         assert rt.meta.count_executions() == 2
     finally:
         rt.close()
+
+
+TRIGGERED = """
+import airfoil as af
+from airfoil.sdk._launch_plan import LaunchPlan
+
+
+@af.task
+def retrain(version: int) -> int:
+    return version
+
+
+@af.workflow
+def retrain_wf(version: int) -> int:
+    return retrain(version=version)
+
+
+plan = LaunchPlan.get_or_create(
+    retrain_wf, "retrain", trigger=af.on_artifact("events", version_input="version")
+)
+"""
+
+
+def test_another_projects_run_under_a_triggered_id_is_not_that_firing(
+    url: str, tmp_path: Path
+) -> None:
+    """The same for an artifact trigger's id (8 hex: beta's run is placed under alpha's id
+    here, as a matching plan name of beta's would)."""
+    from dataclasses import replace
+
+    from airfoil.cli._load import load_entity
+    from airfoil.engine.artifact_triggers import activate_trigger, triggered_execution_id
+    from airfoil.engine.launch_plans import launch_launch_plan, launch_values
+    from airfoil.sdk._versioning import project_root
+    from airfoil.store.artifacts import ArtifactDraft, open_artifact_store
+    from airfoil.types import ValueContext, default_type_engine
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "retrain_flows.py").write_text(textwrap.dedent(TRIGGERED))
+    plan = load_entity(str(code / "retrain_flows.py"), "plan")
+    root = project_root(plan.module)
+    settings = AirfoilSettings(home=str(tmp_path), database_url=url, blob_url=str(tmp_path / "b"))
+    rt = LocalRuntime(settings)
+    artifacts = open_artifact_store(url, str(tmp_path))
+    try:
+        loop = SchedulerLoop(rt, drive="inline", artifacts=artifacts)
+        activate_trigger(
+            loop.store, artifacts, plan.spec, now=START, code_root=root, project="alpha"
+        )
+        draft = ArtifactDraft(
+            project="alpha", name="events", kind="data", uri="file:///d/1", content_hash="h1"
+        )
+        version = artifacts.add_version(draft, START + 1)[0].version
+        eid = triggered_execution_id(
+            "retrain", "events", version, project="alpha", domain="development"
+        )
+        beta = rt.engine()
+        beta.settings = replace(beta.settings, project="beta")
+        types = default_type_engine()
+        given = {"version": types.to_value(7, int, ValueContext(blobs=beta.blobs))}
+        values = launch_values(plan.spec, given, types, beta.blobs)
+        launch_launch_plan(beta, plan.spec, values, execution_id=eid, code_root=root)
+        [mine] = loop.run_triggers(START + 2)
+        assert mine.launched and not mine.error and mine.execution_id != eid, mine
+        record = rt.meta.get_execution(mine.execution_id)
+        assert (record.project, record.phase) == ("alpha", "succeeded")
+        assert rt.meta.get_execution(eid).project == "beta"
+        schedule = loop.store.get_schedule("retrain", project="alpha")
+        assert schedule.last_execution_id == mine.execution_id
+    finally:
+        artifacts.close()
+        rt.close()
