@@ -108,13 +108,7 @@ def matches(trigger: ArtifactTriggerSpec, partitions: Mapping[str, str]) -> bool
 
 
 def triggered_execution_id(
-    launch_plan: str,
-    artifact: str,
-    version: int,
-    *,
-    project: str = "",
-    domain: str = "",
-    n: int = 0,
+    plan: str, artifact: str, version: int, *, project: str = "", domain: str = "", n: int = 0
 ) -> str:
     """The execution id of a plan's firing for ``artifact:version``: the same whoever fires it.
 
@@ -122,9 +116,9 @@ def triggered_execution_id(
     ids to try where another project's execution holds the first (:func:`firing_id`)."""
     import re
 
-    slug = re.sub(r"[^a-z0-9]+", "-", launch_plan.rsplit(".", 1)[-1].lower()).strip("-")[:32]
+    slug = re.sub(r"[^a-z0-9]+", "-", plan.rsplit(".", 1)[-1].lower()).strip("-")[:32]
     again = (str(n),) if n else ()
-    digest = stable_hash(project, domain, launch_plan, artifact, str(version), *again)[:8]
+    digest = stable_hash(project, domain, plan, artifact, str(version), *again)[:8]
     return f"{slug or 'lp'}-v{version}-{digest}"
 
 
@@ -136,17 +130,13 @@ def firing_id(meta: MetaStore, record: ScheduleRecord, version: ArtifactVersion)
         ConflictError: every id it may take is another project's.
     """
 
-    def ids(n: int) -> str:
-        return triggered_execution_id(
-            record.name,
-            version.name,
-            version.version,
-            project=record.project,
-            domain=record.domain,
-            n=n,
-        )
-
-    return own_firing_id(meta, ids, record.project, record.domain)
+    key = (record.name, version.name, version.version)
+    return own_firing_id(
+        meta,
+        lambda n: triggered_execution_id(*key, project=record.project, domain=record.domain, n=n),
+        record.project,
+        record.domain,
+    )
 
 
 def validate_trigger(spec: LaunchPlanSpec) -> ArtifactTriggerSpec:
