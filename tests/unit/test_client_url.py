@@ -48,3 +48,17 @@ def test_a_urls_password_is_never_in_a_message() -> None:
     with pytest.raises(ConfigError) as refused:
         Client("ftp://user:s3cretpw@host")
     assert "s3cretpw" not in str(refused.value)
+
+
+@pytest.mark.parametrize("param", ["token", "access_token", "api_key", "sig"])
+def test_a_urls_credential_parameter_is_never_in_a_message(param: str) -> None:
+    """A server behind a proxy that takes its token in the query (``?token=``): the settings'
+    rule hides it, the client's shortcut (no ``@``: nothing to hide) showed it in the error
+    of an unreachable server and in the CLI's lines."""
+    from airfoil.core.errors import PlatformError
+
+    with Client(f"http://127.0.0.1:1/?{param}=s3cretpw") as client:
+        assert client.shown_url == f"http://127.0.0.1:1/?{param}=***"
+        with pytest.raises(PlatformError) as info:
+            client.list()
+    assert "s3cretpw" not in str(info.value)

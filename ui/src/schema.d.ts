@@ -909,6 +909,9 @@ export interface paths {
         /**
          * Watch
          * @description Server-sent events: one ``event`` per event-log entry until the execution ends.
+         *
+         *     The key is checked again before each read of the log: a key revoked meanwhile ends the
+         *     stream with an ``error`` event (``{"error": {"status", "code", "message"}}``).
          */
         get: operations["watch_api_v1_projects__project__executions__execution_id__watch_get"];
         put?: never;

@@ -32,7 +32,8 @@ class ClientBase:
     ) -> None:
         self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
         self.url = _checked_url(self.url).rstrip("/")
-        #: The URL as messages show it: a ``user:password@`` part's password as ``***``.
+        #: The URL as messages show it: a ``user:password@`` part's password and a credential
+        #: query parameter's value (``?token=``) as ``***``.
         self.shown_url = masked_url(self.url)
         key = api_key if api_key is not None else os.environ.get("AIRFOIL_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -16,6 +16,7 @@ launches, executions, watching, waiting and outputs.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from airfoil.client._base import _in
-from airfoil.client._http import ApiCallError, AuthError, to_json
+from airfoil.client._http import ApiCallError, AuthError, _error_class, to_json
 from airfoil.client._insights import Insights
 from airfoil.core.errors import (
     ConfigError,
@@ -384,7 +385,11 @@ class Client(Insights):
     def watch(
         self, execution_id: str, *, project: str | None = None, domain: str | None = None
     ) -> Iterator[EventOut]:
-        """The execution's events as they happen (server-sent events), until it ends."""
+        """The execution's events as they happen (server-sent events), until it ends.
+
+        Raises:
+            AuthError: the key was revoked while the stream went on (or before it opened).
+        """
         path = f"{API_PREFIX}/projects/{self._p(project)}/executions/{execution_id}/watch"
         with self._http.stream("GET", path, params=_in(domain), timeout=None) as r:
             if r.status_code >= 400:
@@ -399,6 +404,10 @@ class Client(Insights):
                 elif line == "" and data:
                     if event == "end":
                         return
+                    if event == "error":  # the server refused to go on (the key was revoked)
+                        err = json.loads(data)["error"]
+                        status, code = int(err["status"]), str(err["code"])
+                        raise _error_class(status, code)(status, code, str(err["message"]))
                     yield EventOut.model_validate_json(data)
                     event, data = "", ""
 

@@ -90,10 +90,10 @@ def to_json(obj: Any) -> Any:
 
 
 def masked_url(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part shown as ``***`` (a server
-    behind a proxy's basic auth), for messages: the settings' rule (``masked_url``),
-    imported only for a URL that may have one."""
-    if "@" not in url:
+    """``url`` with the password of its ``user:password@`` part (a server behind a proxy's
+    basic auth) and a credential query parameter's value (``?token=``) shown as ``***``, for
+    messages: the settings' rule (``masked_url``), imported only for a URL that may have one."""
+    if "@" not in url and "=" not in url:
         return url
     from airfoil.settings import masked_url as masked
 

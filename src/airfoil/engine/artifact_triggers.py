@@ -18,7 +18,8 @@ How a pass fires a trigger whose cursor is ``c``:
 3. if ``v``'s partitions match the trigger, the winner launches the plan with the
    deterministic id :func:`triggered_execution_id` (plan, artifact, ``v``) and, if the
    trigger names one, ``v`` in its version input. An existing execution of that id is not
-   launched again.
+   launched again; an id another project's (or domain's) execution holds is passed over
+   for the plan's next (:func:`firing_id`).
 
 Invariants:
 
@@ -37,10 +38,11 @@ from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFou
 from airfoil.core.ids import stable_hash
 from airfoil.core.launch_plans import ArtifactTriggerSpec, LaunchPlanSpec
 from airfoil.core.records import Value
-from airfoil.engine.launch_plans import launch_launch_plan, launch_values
+from airfoil.engine.launch_plans import launch_launch_plan, launch_values, own_firing_id
 from airfoil.engine.runner import Engine
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore, activate_record
 from airfoil.store.artifacts import ArtifactStore, ArtifactVersion, check_artifact_name
+from airfoil.store.base import MetaStore
 from airfoil.types import TypeEngine
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "cursor_of",
     "describe_trigger",
     "fire_trigger",
+    "firing_id",
     "launch_version",
     "matches",
     "triggered_execution_id",
@@ -105,16 +108,35 @@ def matches(trigger: ArtifactTriggerSpec, partitions: Mapping[str, str]) -> bool
 
 
 def triggered_execution_id(
-    launch_plan: str, artifact: str, version: int, *, project: str = "", domain: str = ""
+    plan: str, artifact: str, version: int, *, project: str = "", domain: str = "", n: int = 0
 ) -> str:
     """The execution id of a plan's firing for ``artifact:version``: the same whoever fires it.
 
-    Shape: ``{plan slug}-v{version}-{8 hex}`` (at most 63 characters)."""
+    Shape: ``{plan slug}-v{version}-{8 hex}`` (at most 63 characters); ``n`` past 0: the next
+    ids to try where another project's execution holds the first (:func:`firing_id`)."""
     import re
 
-    slug = re.sub(r"[^a-z0-9]+", "-", launch_plan.rsplit(".", 1)[-1].lower()).strip("-")[:32]
-    digest = stable_hash(project, domain, launch_plan, artifact, str(version))[:8]
+    slug = re.sub(r"[^a-z0-9]+", "-", plan.rsplit(".", 1)[-1].lower()).strip("-")[:32]
+    again = (str(n),) if n else ()
+    digest = stable_hash(project, domain, plan, artifact, str(version), *again)[:8]
     return f"{slug or 'lp'}-v{version}-{digest}"
+
+
+def firing_id(meta: MetaStore, record: ScheduleRecord, version: ArtifactVersion) -> str:
+    """The id of ``record``'s firing for ``version`` (its deterministic id, or the next where
+    another project's execution holds it: :func:`~airfoil.engine.launch_plans.own_firing_id`).
+
+    Raises:
+        ConflictError: every id it may take is another project's.
+    """
+
+    key = (record.name, version.name, version.version)
+    return own_firing_id(
+        meta,
+        lambda n: triggered_execution_id(*key, project=record.project, domain=record.domain, n=n),
+        record.project,
+        record.domain,
+    )
 
 
 def validate_trigger(spec: LaunchPlanSpec) -> ArtifactTriggerSpec:
@@ -205,9 +227,10 @@ def launch_version(
     id; an existing execution of that id is left alone."""
     spec = record.spec
     trigger = validate_trigger(spec)
-    eid = triggered_execution_id(
-        record.name, version.name, version.version, project=record.project, domain=record.domain
-    )
+    try:
+        eid = firing_id(engine.meta, record, version)
+    except ConflictError as exc:
+        return TriggerFiring(record.name, version.name, version.version, "", False, str(exc))
 
     def firing(launched: bool, error: str = "") -> TriggerFiring:
         return TriggerFiring(record.name, version.name, version.version, eid, launched, error)
@@ -247,9 +270,12 @@ def fire_trigger(
     record: ScheduleRecord,
     now: float,
     launch: Callable[[ScheduleRecord, ArtifactVersion], TriggerFiring],
+    *,
+    meta: MetaStore,
 ) -> list[TriggerFiring]:
     """Claim, in order, the versions of ``record``'s artifact newer than its cursor, and
-    ``launch`` each claimed version that matches the trigger's partitions.
+    ``launch`` each claimed version that matches the trigger's partitions (``meta``: where
+    the executions are, for each firing's id).
 
     Returns the firings this caller claimed and launched (or tried to)."""
     trigger = record.spec.trigger
@@ -262,17 +288,12 @@ def fire_trigger(
     out: list[TriggerFiring] = []
     for version in sorted(newer, key=lambda v: v.version):
         fires = matches(trigger, version.partitions)
-        eid = (
-            triggered_execution_id(
-                record.name,
-                version.name,
-                version.version,
-                project=record.project,
-                domain=record.domain,
-            )
-            if fires
-            else record.last_execution_id
-        )
+        eid = record.last_execution_id
+        if fires:
+            try:
+                eid = firing_id(meta, record, version)
+            except ConflictError:
+                eid = ""  # launch_version says why: this version fails, the cursor moves on
         won = store.claim_schedule_fire(
             record.name,
             expected_at=CURSOR_BASE + cursor,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.launch_plans import (
     NOTIFY_ANOMALY,
     LaunchPlanSpec,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from airfoil.core.blobs import BlobStore
     from airfoil.engine.local import ValueStores
     from airfoil.store._observability import ObservabilityStore
+    from airfoil.store.base import MetaStore
     from airfoil.types import TypeEngine
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "local_launch_inputs",
     "notification_text",
     "notify",
+    "own_firing_id",
     "post_json",
 ]
 
@@ -139,6 +142,36 @@ def kickoff_inputs(
     when = kickoff_datetime(schedule, instant)
     value = types.to_value(when, dt.datetime, ValueContext(blobs=blobs))
     return {schedule.kickoff_time_input_arg: value}
+
+
+#: How many ids a plan's firing tries past those other projects' executions hold.
+FIRING_ID_TRIES = 8
+
+
+def own_firing_id(meta: MetaStore, ids: Callable[[int], str], project: str, domain: str) -> str:
+    """The deterministic id of a plan's firing (a schedule's instant, an artifact version):
+    ``ids(0)``, unless an execution of another project or domain holds it, then ``ids(1)``,
+    ``ids(2)``... Execution ids are one namespace for every project, and a firing's id ends in
+    a short digest that another project can match by naming its own plan to collide: its
+    execution would be taken for this firing's (launched already: never launched here; for an
+    ``overlap='skip'`` schedule, a run still going). Every loop and backfill reads the same
+    sequence, so each still finds the same id.
+
+    Raises:
+        ConflictError: :data:`FIRING_ID_TRIES` ids in a row are other projects' executions.
+    """
+    for n in range(FIRING_ID_TRIES):
+        eid = ids(n)
+        try:
+            held = meta.get_execution_head(eid)
+        except NotFoundError:
+            return eid
+        if (held.project, held.domain) == (project, domain):
+            return eid  # this firing's, launched already
+    raise ConflictError(
+        f"the ids of this firing ({ids(0)} and {FIRING_ID_TRIES - 1} more) are held by other "
+        "projects' executions: rename the launch plan"
+    )
 
 
 def launch_launch_plan(

@@ -11,7 +11,8 @@ How a firing happens, for a schedule due at instant ``t``:
    compare-and-set. Of several loops (threads, processes, servers) exactly one wins;
 2. the winner launches the launch plan with the deterministic execution id
    :func:`~airfoil.engine.schedules.scheduled_execution_id` (plan, ``t``); an execution that
-   already exists (a backfill launched it) is not launched again;
+   already exists (a backfill launched it) is not launched again. An id another project's
+   (or domain's) execution holds is passed over for the next of the plan's (:func:`firing_id`);
 3. it drives the execution (in a background thread by default) and sends the plan's
    notifications when it ends.
 
@@ -48,6 +49,7 @@ from airfoil.engine.launch_plans import (
     kickoff_inputs,
     launch_launch_plan,
     launch_values,
+    own_firing_id,
 )
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import (
@@ -215,7 +217,16 @@ class SchedulerLoop:
         out: list[TriggerFiring] = []
         for record in self.store.list_schedules(active=True):
             if record.spec.trigger is not None:
-                out.extend(fire_trigger(self.store, self.artifacts, record, now, self._on_version))
+                out.extend(
+                    fire_trigger(
+                        self.store,
+                        self.artifacts,
+                        record,
+                        now,
+                        self._on_version,
+                        meta=self._source.meta,
+                    )
+                )
         return out
 
     def _on_version(self, record: ScheduleRecord, version: ArtifactVersion) -> TriggerFiring:
@@ -271,9 +282,10 @@ class SchedulerLoop:
                 out.append(Firing(record.name, t, going, launched=False, skipped=True))
                 t = nxt
                 continue
-            eid = scheduled_execution_id(
-                record.name, t, project=record.project, domain=record.domain
-            )
+            try:
+                eid = firing_id(self._source.meta, record, t)
+            except ConflictError:
+                eid = ""  # launch_instant says why: this instant fails, the loop goes on
             if not self._claim(record, t, nxt, eid, now):
                 break  # another loop took it (or it was deactivated): it owns what follows
             out.append(self._launch(record, t, eid))
@@ -429,13 +441,32 @@ class SchedulerLoop:
             pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
+def firing_id(meta: MetaStore, record: ScheduleRecord, instant: float) -> str:
+    """The id of ``record``'s firing at ``instant`` (its deterministic id, or the next where
+    another project's execution holds it: :func:`own_firing_id`).
+
+    Raises:
+        ConflictError: every id it may take is another project's.
+    """
+
+    def ids(n: int) -> str:
+        return scheduled_execution_id(
+            record.name, instant, project=record.project, domain=record.domain, n=n
+        )
+
+    return own_firing_id(meta, ids, record.project, record.domain)
+
+
 def launch_instant(
     engine: Engine, types: TypeEngine, record: ScheduleRecord, instant: float
 ) -> Firing:
     """Launch (without driving) the firing of ``record`` at ``instant``, with its
     deterministic id; an existing execution of that id is left alone."""
     spec = record.spec
-    eid = scheduled_execution_id(record.name, instant, project=record.project, domain=record.domain)
+    try:
+        eid = firing_id(engine.meta, record, instant)
+    except ConflictError as exc:
+        return Firing(record.name, instant, "", launched=False, error=str(exc))
     try:
         engine.meta.get_execution(eid)
         return Firing(record.name, instant, eid, launched=False)

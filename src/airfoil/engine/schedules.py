@@ -276,17 +276,20 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def scheduled_execution_id(
-    launch_plan: str, instant: float, *, project: str = "", domain: str = ""
+    launch_plan: str, instant: float, *, project: str = "", domain: str = "", n: int = 0
 ) -> str:
     """The execution id of a launch plan's firing at ``instant``: the same for the same
     plan and instant, whoever launches it (the loop, a second loop, a backfill).
 
     Shape: ``{plan slug}-{YYYYmmddtHHMMSSz}-{6 hex}`` (at most 63 characters), the hex a hash
-    of the project, domain, full plan name and exact instant.
+    of the project, domain, full plan name and exact instant (and ``n`` past 0: the next ids
+    to try where another project's execution holds the first, see
+    :func:`~airfoil.engine.launch_plans.own_firing_id`).
     """
     slug = _SLUG.sub("-", launch_plan.rsplit(".", 1)[-1].lower()).strip("-")[:32] or "lp"
     when = datetime.fromtimestamp(instant, tz=UTC).strftime("%Y%m%dt%H%M%Sz")
-    digest = stable_hash(project, domain, launch_plan, repr(float(instant)))[:6]
+    again = (str(n),) if n else ()
+    digest = stable_hash(project, domain, launch_plan, repr(float(instant)), *again)[:6]
     return f"{slug}-{when}-{digest}"
 
 

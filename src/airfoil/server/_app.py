@@ -530,12 +530,12 @@ def _install_ops(app: FastAPI) -> None:
                     503, "engine_starting", "the engine is starting its worker processes"
                 )
             return error_response(503, "engine_stopped", "the engine loop is not running")
+        # counts, not ids: a probe needs no key, and the ids are every project's runs
         if driver is not None and driver.paused:
-            paused = ", ".join(sorted(driver.paused))
+            paused = len(driver.paused)
             return error_response(
-                503, "store_unavailable", f"executions paused until the database answers: {paused}"
+                503, "store_unavailable", f"{paused} execution(s) paused until the database answers"
             )
-        # a count, not the ids: a probe needs no key, and the ids are every project's runs
         return {"status": "ready", "driving": len(driver.busy()) if driver else 0}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)

@@ -47,11 +47,11 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
     readable = may_read(who)
     names: dict[str, ExecutionNames] = {}
     queue = []
-    hidden = 0
+    others = [row.item for row in view.queue if not readable(row.item.project)]
+    unnamed = [f"{item.execution_id}/{item.node_id}" for item in others]
     for row in view.queue:
         item = row.item
         if not readable(item.project):
-            hidden += 1
             continue
         if meta is not None and item.project not in names:
             names[item.project] = ExecutionNames(meta, item.project)
@@ -76,7 +76,7 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
                 interruptible=item.interruptible,
                 submit_time=item.submit_time,
                 estimate_s=item.estimate,
-                reason=item.reason,
+                reason=_unnamed(item.reason, unnamed),
                 gpus=list(item.gpus),
                 placement=list(item.placement),
                 owner=row.owner,
@@ -106,7 +106,20 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
                 hidden=len(r.running) - len(mine),
             )
         )
-    return ClusterOut(nodes=nodes, queue=queue, live=view.live, hidden=hidden)
+    return ClusterOut(nodes=nodes, queue=queue, live=view.live, hidden=len(unnamed))
+
+
+#: What a reason says in place of an attempt of a project the key may not read.
+_OTHERS = "another project's attempt"
+
+
+def _unnamed(reason: str, hidden: list[str]) -> str:
+    """``reason`` without the attempts of ``hidden`` (the scheduler names the head an
+    attempt waits behind, or the gang it keeps room for, whichever project's it is)."""
+    for ref in hidden:
+        if ref in reason:
+            reason = reason.replace(repr(ref), _OTHERS).replace(ref, _OTHERS)
+    return reason
 
 
 ROUTE_ROLES[("GET", API_PREFIX + "/cluster")] = "any"

@@ -547,7 +547,10 @@ def events(
 def watch(
     project: _Project, execution_id: _ExecId, request: Request, d: Deps, _: Viewer
 ) -> StreamingResponse:
-    """Server-sent events: one ``event`` per event-log entry until the execution ends."""
+    """Server-sent events: one ``event`` per event-log entry until the execution ends.
+
+    The key is checked again before each read of the log: a key revoked meanwhile ends the
+    stream with an ``error`` event (``{"error": {"status", "code", "message"}}``)."""
     svc.get_head(d, project, execution_id)
     last = request.headers.get("last-event-id", "0")
     after = int(last) if last.isdigit() and len(last) < 19 else 0
@@ -564,7 +567,12 @@ async def _stream(
     idle = 0
     yield b"retry: 1000\n\n"
     while True:
-        page = await run_in_threadpool(svc.events, d, project, execution_id, after)
+        try:
+            page = await run_in_threadpool(_events_for, d, project, execution_id, after, request)
+        except ApiError as exc:  # the key was revoked since the stream opened
+            error = {"status": exc.status, "code": exc.code, "message": exc.message}
+            yield f"event: error\ndata: {json.dumps({'error': error})}\n\n".encode()
+            return
         for ev in page.items:
             after = ev.seq
             data = json.dumps(ev.model_dump())
@@ -578,6 +586,14 @@ async def _stream(
         if idle and idle % 40 == 0:
             yield b": keep-alive\n\n"
         await asyncio.sleep(0.05 if page.items else 0.2)
+
+
+def _events_for(
+    d: svc.Deps, project: str, execution_id: str, after: int, request: Request
+) -> EventList:
+    """:func:`svc.events` for the caller of ``request`` if its key may still read them."""
+    require(authenticate(request, d.registry, d.clock.now()), project, "viewer")
+    return svc.events(d, project, execution_id, after)
 
 
 @_route(

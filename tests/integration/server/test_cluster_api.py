@@ -144,3 +144,48 @@ def test_nodes_of_ray_without_an_address_is_refused(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "--ray-address" in done.stderr and "local Ray" in done.stderr
+
+
+def _decided_reasons() -> dict[str, str]:
+    """What the default policy says of a project's attempt waiting behind another project's
+    gang: the scheduler names the gang it keeps room for."""
+    from airfoil.scheduler import Node, SchedulerState, WorkItem
+
+    state = SchedulerState([Node("n1", ResourceSpec(cpu=4.0)), Node("n2", ResourceSpec(cpu=4.0))])
+    state.submit(WorkItem("ex-gamma/hold", "gamma", ResourceSpec(cpu=3.0), estimate=100.0))
+    state.apply(state.decide(0.0), 0.0)
+    state.submit(WorkItem("ex-beta/gang", "beta", ResourceSpec(cpu=3.0), gang_size=2))
+    state.submit(WorkItem("ex-alpha/small", "alpha", ResourceSpec(cpu=2.0), estimate=1e4))
+    return dict(state.decide(3.0).reasons)
+
+
+def test_a_reason_never_names_another_projects_attempt(tmp_path: Path) -> None:
+    reasons = _decided_reasons()
+    assert "ex-beta/gang" in reasons["ex-alpha/small"], "the scheduler names the gang"
+
+    def queued(eid: str, state: str) -> QueuedItem:
+        project = eid.split("/")[0].removeprefix("ex-")
+        return QueuedItem(
+            execution_id=eid.split("/")[0], node_id=eid.split("/")[1], project=project,
+            task=f"{project}.task", requests=ResourceSpec(cpu=3.0), state=state,
+            submit_time=1.0, reason=reasons.get(eid, ""), workers=2 if "gang" in eid else 1,
+        )  # fmt: skip
+
+    srv = start_server(tmp_path, None, run_engine=False)
+    try:
+        n1 = ClusterNode("n1", "10.0.0.2", capacity=ResourceSpec(cpu=4.0))
+        snap = QueueSnapshot(
+            "replica-c:13:z", 1.0, "airfoil", ResourceSpec(cpu=8.0),
+            (queued("ex-beta/gang", "waiting"), queued("ex-alpha/small", "waiting"),
+             queued("ex-gamma/hold", "running")),
+            (NodeUsage(n1, ResourceSpec(cpu=3.0), ("ex-gamma/hold",)),),
+        )  # fmt: skip
+        srv.deps.meta.put_queue_snapshot(snap)
+        KEYS["alpha"] = srv.deps.registry.create_key("alpha", "viewer")[1]
+        body = _get(srv, KEYS["alpha"])
+    finally:
+        srv.stop()
+    assert [q["node_id"] for q in body["queue"]] == ["small"] and body["hidden"] == 2
+    reason = body["queue"][0]["reason"]
+    assert "ex-beta" not in json.dumps(body), reason
+    assert reason.startswith("reserved for gang another project's attempt: starting now")

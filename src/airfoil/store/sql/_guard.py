@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from airfoil.core.errors import StoreError, TransientStoreError
 from airfoil.store.sql._connect import private_sqlite_file
 from airfoil.store.sql._engines import new_engine
-from airfoil.store.sql._retry import is_transient
+from airfoil.store.sql._retry import is_transient, nul_refused
 
 __all__ = ["at_head", "guarded_connection", "masked_url", "store_engine"]
 
@@ -78,6 +78,9 @@ def guarded_connection(
         raise
     except sa.exc.DBAPIError as exc:
         action = "writing to" if write else "reading from"
+        refused = nul_refused(exc.orig, f"{action} {what}")
+        if refused is not None:
+            raise refused from exc
         message = f"{action} {what} failed on {masked_url(engine.url)}: {exc.orig}"
         if exc.orig is not None and is_transient(exc.orig, engine.dialect.dbapi):
             raise TransientStoreError(message) from exc

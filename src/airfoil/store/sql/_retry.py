@@ -27,9 +27,9 @@ from typing import TypeVar
 import msgspec
 
 from airfoil.core.backoff import doubling
-from airfoil.core.errors import TransientStoreError
+from airfoil.core.errors import InvalidInputError, TransientStoreError
 
-__all__ = ["RetryPolicy", "is_transient"]
+__all__ = ["RetryPolicy", "is_transient", "nul_refused"]
 
 _T = TypeVar("_T")
 
@@ -86,6 +86,19 @@ def is_transient(exc: BaseException, dbapi: object) -> bool:
     if getattr(dbapi, "__name__", "") == "sqlite3":
         return any(w in text for w in _SQLITE_TRANSIENT_WORDS)
     return not any(w in text for w in _PERMANENT_WORDS)
+
+
+def nul_refused(exc: BaseException | None, action: str) -> InvalidInputError | None:
+    """The caller's error where the driver refused a NUL character in a text parameter
+    (psycopg does, before the statement is sent: no PostgreSQL text holds one), else None.
+    A name or filter given with a NUL was a 503 that said the database failed, which a
+    client retries; no stored name holds one, on SQLite either."""
+    if exc is None or getattr(exc, "sqlstate", None) or "cannot contain NUL" not in str(exc):
+        return None
+    return InvalidInputError(
+        f"{action}: a name or filter given holds a NUL character (\\x00), which no stored "
+        "name holds: remove it"
+    )
 
 
 class RetryPolicy(msgspec.Struct, frozen=True):

@@ -29,7 +29,13 @@ from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from airfoil.core.errors import ConflictError, NotFoundError, StoreError, TransientStoreError
+from airfoil.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+    TransientStoreError,
+)
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
@@ -67,7 +73,7 @@ from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_leases import take_lease
-from airfoil.store.sql._retry import RetryPolicy, is_transient
+from airfoil.store.sql._retry import RetryPolicy, is_transient, nul_refused
 from airfoil.store.sql._rows import (
     attempt_arrays,
     attempt_row,
@@ -218,15 +224,18 @@ class SqlMetaStore(
 
     def _failed(
         self, cur: Any, exc: Exception, action: str, rollback: bool, committing: bool = False
-    ) -> StoreError:
+    ) -> StoreError | InvalidInputError:
         """Clean up after a driver error and return the StoreError to raise (transient ones
         as :class:`TransientStoreError`; a lost connection during ``COMMIT`` as one whose
-        outcome is unknown)."""
+        outcome is unknown; a NUL in a text parameter: the caller's error)."""
         if rollback:
             self._rollback(cur)
         if isinstance(exc, self._broken):
             self._conns.discard()
             self.unflushed.suspect = True  # PostgreSQL may have lost unflushed commits
+        refused = nul_refused(exc, action)
+        if refused is not None:
+            return refused
         message = f"{action} failed on {self.url}: {exc}"
         if is_transient(exc, self._dbapi):
             unknown = committing and not getattr(exc, "sqlstate", None)
