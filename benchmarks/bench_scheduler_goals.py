@@ -186,7 +186,7 @@ def _gangs_scaled(jobs: list[TraceJob], factor: Callable[[], float]) -> list[Tra
     ]
 
 
-class _Baselines:
+class Baselines:
     """The baselines' metrics per (window, load, error, seed), cached on disk."""
 
     def __init__(self, trace_path: Path, enabled: bool) -> None:
@@ -223,10 +223,15 @@ class _Baselines:
 
 
 def _goals(
-    trace: Trace, window: str, config: SimConfig, policy: AirfoilPolicy, baselines: _Baselines
+    trace: Trace, window: str, config: SimConfig, policy: AirfoilPolicy, baselines: Baselines
 ) -> dict[str, float]:
-    m = baselines.get(trace, window, config)
-    a = simulate(trace, policy, config).metrics
+    return goal_ratios(
+        simulate(trace, policy, config).metrics, baselines.get(trace, window, config)
+    )
+
+
+def goal_ratios(a: Metrics, m: dict[str, Metrics]) -> dict[str, float]:
+    """Issue 11's goals for metrics ``a`` as fractions of the goal, from the baselines' ``m``."""
     gang_limit = min(
         0.1 * (m["fifo"].large_gang_avg_wait_s or 0.0),
         0.25 * (m["backfill"].large_gang_avg_wait_s or 0.0),
@@ -301,7 +306,7 @@ def main(argv: list[str]) -> None:
         return
     trace = load_trace(path)
     policy = policy_of(args.settings)
-    baselines = _Baselines(path, enabled=not args.no_cache)
+    baselines = Baselines(path, enabled=not args.no_cache)
     windows = args.windows.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     errors = [args.error] if args.error is not None else [0.0, 1.0]
