@@ -173,21 +173,31 @@ class FlyteDirectory(Directory):
         self, maxdepth: int | None = None, topdown: bool = True, **kwargs: Any
     ) -> Iterator[tuple[str, Any]]:
         """Every file under the directory as ``(base, relative_path)``, as flytekit's
-        ``crawl`` yields them (``detail=True``: ``(base, {relative_path: info})``)."""
+        ``crawl`` yields them (``detail=True``: ``(base, {relative_path: info})``): the files
+        the value stores (:meth:`Directory.listing`: a linked folder's files too), a folder's
+        files before (``topdown=False``: after) its subfolders', each sorted by name.
+
+        Raises:
+            ConversionError: the tree holds a broken link, a loop or something that is not a
+                file (as storing it would).
+        """
         base = self.path
-        for root, dirs, files in os.walk(base, topdown=topdown):
-            rel_root = os.path.relpath(root, base)
-            depth = 0 if rel_root == "." else rel_root.count(os.sep) + 1
-            if maxdepth is not None and depth + 1 >= maxdepth:
-                dirs[:] = []  # maxdepth=1: the top level's files only, as fsspec's find
-            for name in sorted(files):
-                rel = name if rel_root == "." else os.path.join(rel_root, name)
-                if kwargs.get("detail"):
-                    full = os.path.join(root, name)
-                    info = {"name": full, "size": os.path.getsize(full), "type": "file"}
-                    yield base, {rel: info}
-                else:
-                    yield base, rel
+        rels = [rel.split("/") for rel in self.listing()]
+        if maxdepth is not None:  # maxdepth=1: the top level's files only, as fsspec's find
+            rels = [parts for parts in rels if len(parts) <= maxdepth]
+        own = 0 if topdown else 2  # a folder's own files sort before (after) its subfolders
+
+        def order(parts: list[str]) -> tuple[tuple[int, str], ...]:
+            return (*((1, folder) for folder in parts[:-1]), (own, parts[-1]))
+
+        for parts in sorted(rels, key=order):
+            rel = os.path.join(*parts)
+            if kwargs.get("detail"):
+                full = os.path.join(base, rel)
+                info = {"name": full, "size": os.path.getsize(full), "type": "file"}
+                yield base, {rel: info}
+            else:
+                yield base, rel
 
     @classmethod
     def listdir(cls, directory: FlyteDirectory) -> list[FlyteFile | FlyteDirectory]:
