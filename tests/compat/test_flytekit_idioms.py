@@ -27,6 +27,7 @@ from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.compat.flytekit.types.pickle import FlytePickle
 from airfoil.compat.flytekit.types.schema import FlyteSchema
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
+from airfoil.types import ConversionError
 
 pytestmark = pytest.mark.integration
 
@@ -343,3 +344,32 @@ def test_a_flyte_schema_is_made_from_the_parquet_a_task_wrote(tmp_path: Path) ->
         FlyteSchema(str(tmp_path / "missing"))
     with pytest.raises(DefinitionError, match="local files only"):
         FlyteSchema("s3://bucket/table")
+
+
+def test_crawl_lists_the_files_the_stored_directory_holds(tmp_path: Path) -> None:
+    """A linked folder's files are stored with the value (``Directory.listing``): ``crawl``
+    lists them too, in walk order (a folder's files, then its subfolders'; bottom-up with
+    ``topdown=False``), and a loop is the storing's error, not an endless walk."""
+    outside = tmp_path / "outside"
+    (outside / "deeper").mkdir(parents=True)
+    (outside / "linked.txt").write_text("l")
+    (outside / "deeper" / "d.txt").write_text("d")
+    top = tmp_path / "top"
+    (top / "b").mkdir(parents=True)
+    (top / "z.txt").write_text("z")
+    (top / "b" / "m.txt").write_text("m")
+    (top / "a").symlink_to(outside, target_is_directory=True)
+    d = FlyteDirectory(top)
+    rels = [rel for _, rel in d.crawl()]
+    assert sorted(rels) == [r.replace("/", os.sep) for r in d.listing()]
+    assert rels == ["z.txt", "a/linked.txt", "a/deeper/d.txt", "b/m.txt"]
+    assert [rel for _, rel in d.crawl(topdown=False)] == [
+        "a/deeper/d.txt",
+        "a/linked.txt",
+        "b/m.txt",
+        "z.txt",
+    ]
+    assert [rel for _, rel in d.crawl(maxdepth=2)] == ["z.txt", "a/linked.txt", "b/m.txt"]
+    (outside / "deeper" / "loop").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConversionError, match="a loop"):
+        list(d.crawl())

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import NotFoundError
+from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.records import Value
 from airfoil.types._base import values_key
 from airfoil.types._refs import ValueRef
@@ -70,7 +70,13 @@ class DownloadedBlobs(BlobStore):
             fh.write(data)
 
     def put_dir(self, key: str, local_dir: str) -> str:
-        raise NotImplementedError("directories are not downloaded by the client")
+        # what Client.upload_value meets converting a Directory launch input (or one inside
+        # a list or dict): the server takes no directory upload (server._uploads)
+        raise InvalidInputError(
+            f"cannot send the directory {local_dir!r} as a launch input over the API yet: "
+            "send a File (an archive of it, shutil.make_archive) and unpack it in the task, "
+            "or give the input a default"
+        )
 
     def get_dir(self, uri: str, local_dir: str) -> None:
         raise NotFoundError("directory outputs cannot be fetched through the API yet")

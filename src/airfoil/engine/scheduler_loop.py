@@ -22,8 +22,9 @@ Invariants:
   between claim and launch loses that one instant (``airfoil schedules backfill`` launches
   it; the ids make that safe).
 - A loop that was down catches up on the instants it missed, at most ``max_catch_up`` per
-  schedule: the newest ones. It skips the older ones, logging their range and the
-  ``airfoil schedules backfill`` command that launches them.
+  schedule: the newest ones (one, the newest, for an ``overlap="skip"`` schedule). It skips
+  the older ones, logging their range and the ``airfoil schedules backfill`` command that
+  launches them.
 - The loop never imports user code: it launches the stored spec; executors import the task
   modules from the ``code_root`` recorded at activation.
 """
@@ -129,7 +130,8 @@ class SchedulerLoop:
             ``"inline"`` drives it before ``run_once`` returns, ``"none"`` leaves it queued
             (for a server whose engine workers pick queued executions up).
         max_catch_up: the most missed instants of one schedule fired in one pass: past
-            it the oldest are skipped (logged) and the newest ``max_catch_up`` fired.
+            it the oldest are skipped (logged) and the newest ``max_catch_up`` fired. An
+            ``overlap="skip"`` schedule fires only its newest missed instant.
         max_drivers: how many executions on the inline executor are driven at once in the
             background (executions on a shared executor are driven one at a time).
         poll_s: the longest ``run_forever`` sleeps between passes.
@@ -294,26 +296,38 @@ class SchedulerLoop:
         return out
 
     def _skip_oldest(self, record: ScheduleRecord, t: float, now: float) -> float | None:
-        """Where catching up starts: ``t``, or past the oldest missed instants when more than
-        ``max_catch_up`` were missed (the newest are fired, as a user who was away expects:
-        the latest data first). None: another loop claimed ``t`` meanwhile."""
+        """Where catching up starts: ``t``, or past the oldest missed instants when more were
+        missed than are fired in one pass -- ``max_catch_up``, or one for an
+        ``overlap="skip"`` schedule, whose newest instant launches one run -- (the newest
+        are fired, as a user who was away expects: the latest data first). None: another
+        loop claimed ``t`` meanwhile.
+
+        The instants passed over are claimed in one compare-and-set, so of several loops
+        exactly one passes them; the schedule's last execution stays what it was (a
+        ``skip`` schedule still waits for a run that goes on).
+        """
         schedule = record.spec.schedule
         assert schedule is not None
-        newest = newest_fire_times(schedule, t, now, count=self.max_catch_up + 1)
-        if len(newest) <= self.max_catch_up:
+        keep = min(1, self.max_catch_up) if schedule.overlap == "skip" else self.max_catch_up
+        newest = newest_fire_times(schedule, t, now, count=keep + 1)
+        if len(newest) <= keep:
             return t
-        first_fired = newest[1] if self.max_catch_up else next_fire_after(schedule, now)
-        if not self._claim(record, t, first_fired, "", now):
+        first_fired = newest[1] if keep else next_fire_after(schedule, now)
+        if not self._claim(record, t, first_fired, record.last_execution_id, now):
             return None
+        why = (
+            "it catches up with one run (overlap='skip')"
+            if keep < self.max_catch_up
+            else f"more than {self.max_catch_up} instants were missed"
+        )
         log.warning(
-            "schedule %s: more than %d instants were missed: skipped the oldest, from %s to "
-            "%s, and fired the newest %d; launch the skipped ones with `airfoil schedules "
-            "backfill %s --from %s --to %s`",
+            "schedule %s: %s: skipped the oldest, from %s to %s, and fired the newest %d; "
+            "launch the skipped ones with `airfoil schedules backfill %s --from %s --to %s`",
             record.name,
-            self.max_catch_up,
+            why,
             _iso(t),
             _iso(newest[0]),
-            self.max_catch_up,
+            keep,
             record.name,
             _iso(t),
             _iso(newest[0]),

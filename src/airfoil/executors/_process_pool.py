@@ -7,6 +7,12 @@ Invariants:
 
 - A process leaves the pool only once it has exited; stopping one means SIGTERM (or closing its
   pipe, for an idle worker), then SIGKILL to its whole process group after a grace period.
+- Stopping a worker mid-attempt (timeout, abort, close), or one whose attempt left processes
+  running, stops its task's whole tree of descendants, found before the worker goes (once it
+  exits they belong to init): a child that left the process group (``start_new_session``,
+  ``setsid``) goes too. Each is signalled as the process it was (psutil checks its start
+  time), never by pid alone, so a reused pid is never hit. A process the task detached
+  before the attempt ended (a double fork, its parent gone) is out of reach.
 - Workers are started with the driver's ``__main__`` hidden (:func:`main_module_hidden`) and
   from a forkserver that preloads :mod:`airfoil.executors._process_preload`, started (first
   preload, :mod:`airfoil.executors._process_env`) without the variables of
@@ -41,9 +47,11 @@ __all__ = [
     "Pool",
     "Worker",
     "check_worker_nice",
+    "descendants",
     "describe_exit",
     "memory_was_short",
     "signal_group",
+    "signal_tree",
     "start_worker",
 ]
 
@@ -83,6 +91,9 @@ class Dying:
     pid: int
     kill_at: float  # monotonic; SIGKILL the process group then
     killed: bool = False
+    #: the task's processes outside the worker's group too (psutil.Process each), found
+    #: while the worker lived
+    tree: list[Any] = field(default_factory=list)
 
 
 class Pool:
@@ -100,17 +111,28 @@ class Pool:
         """How many workers are up (idle or busy), not counting the dying."""
         return len(self.idle) + len(self.busy)
 
-    def retire(self, w: Worker, *, kill: bool) -> None:
-        """Stop a worker: close its pipe (it exits on its own) or SIGTERM it, SIGKILL later."""
+    def retire(self, w: Worker, *, kill: bool, leftovers: bool = False) -> None:
+        """Stop a worker: close its pipe (it exits on its own) or SIGTERM it, SIGKILL later.
+
+        ``kill`` (mid-attempt) or ``leftovers`` (its finished attempt left processes
+        running): the task's descendants are SIGTERMed with it, and SIGKILLed with its group.
+        """
         self.changes += 1
+        if kill:
+            # frozen while its tree is read (milliseconds): its attempt gets no further,
+            # and no child of its is handed to init by its death meanwhile
+            signal_group(w.pid, signal.SIGSTOP)
+        tree = descendants(w.pid) if kill or leftovers else []
         with contextlib.suppress(OSError):
             w.conn.close()
         now = time.monotonic()
+        signal_tree(tree, signal.SIGTERM)
         if kill:
             signal_group(w.pid, signal.SIGTERM)
-            self.dying.append(Dying(w.proc, w.pid, now + KILL_GRACE_S))
+            signal_group(w.pid, signal.SIGCONT)  # the SIGTERMs are delivered now
+            self.dying.append(Dying(w.proc, w.pid, now + KILL_GRACE_S, tree=tree))
         else:
-            self.dying.append(Dying(w.proc, w.pid, now + RETIRE_GRACE_S))
+            self.dying.append(Dying(w.proc, w.pid, now + RETIRE_GRACE_S, tree=tree))
 
     def reap(self, now: float) -> None:
         """Forget workers that exited; SIGKILL those past their grace period."""
@@ -118,12 +140,12 @@ class Pool:
         for d in self.dying:
             if d.proc.exitcode is not None:
                 signal_group(d.pid, signal.SIGKILL)  # anything the task left behind
+                signal_tree(d.tree, signal.SIGKILL)
                 with contextlib.suppress(ValueError):
                     d.proc.close()
                 continue
             if now >= d.kill_at and not d.killed:
-                signal_group(d.pid, signal.SIGKILL)
-                d.killed = True
+                kill_worker(d)
             still.append(d)
         self.dying = still
 
@@ -150,9 +172,8 @@ class Pool:
                 break
             if now >= end:
                 for d in self.dying:
-                    signal_group(d.pid, signal.SIGKILL)
+                    kill_worker(d)
                     d.kill_at = now
-                    d.killed = True
             wait([d.proc.sentinel for d in self.dying], timeout=0.05)
         open_pools.discard(self)
         if not open_pools:
@@ -293,6 +314,38 @@ def memory_was_short(rss: int) -> bool:
     import psutil
 
     return rss >= 0.5 * int(psutil.virtual_memory().total)
+
+
+def kill_worker(d: Dying) -> None:
+    """SIGKILL a worker past its grace period, with its group and its task's descendants
+    (those it started since it was asked to stop too)."""
+    if d.proc.exitcode is None:
+        d.tree.extend(p for p in descendants(d.pid) if p not in d.tree)
+    signal_tree(d.tree, signal.SIGKILL)
+    signal_group(d.pid, signal.SIGKILL)
+    d.killed = True
+
+
+def descendants(pid: int) -> list[Any]:
+    """Every process below ``pid`` (psutil.Process each), children before their children;
+    [] when it has gone."""
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def signal_tree(procs: list[Any], sig: int) -> None:
+    """Signal each of ``procs`` that is still the process it was when found."""
+    if not procs:
+        return
+    import psutil
+
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(sig)
 
 
 def signal_group(pid: int, sig: int) -> None:

@@ -71,10 +71,15 @@ __all__ = [
 
 
 class WorkerMessage(msgspec.Struct, frozen=True, omit_defaults=True):
-    """What a worker sends its parent: an attempt's result, or a child call it made."""
+    """What a worker sends its parent: an attempt's result, or a child call it made.
+
+    ``left_processes``: with a result, the attempt left processes it started running (the
+    parent retires the worker and stops them: they must not outlive their attempt).
+    """
 
     result: AttemptResult | None = None
     call: ChildCall | None = None
+    left_processes: bool = False
 
 
 def _wire_request() -> type[msgspec.Struct]:
@@ -358,10 +363,33 @@ def _serve(conn: Connection, blob_url: str, runtime: AttemptRuntime, durability:
         except BaseException as exc:  # sys.exit, a runtime bug, KeyboardInterrupt: never die
             result = _escaped(request, exc, started, worker)
         _restore_cwd(home)
+        reply = WorkerMessage(result=result, left_processes=_left_processes())
         try:
-            send_frame(fd, encoder, WorkerMessage(result=result), out)
+            send_frame(fd, encoder, reply, out)
         except (OSError, ValueError):
             return
+
+
+def _left_processes() -> bool:
+    """Whether a process this worker started (its attempt's) still runs.
+
+    One system call when there is none (``waitid``, leaving any exit status to the task's
+    ``Popen``); only a worker with a child looks closer, since a zombie does not count.
+    Without ``waitid`` (macOS) False: the group kill when the worker ends stops them.
+    """
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return False
+    try:
+        waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except OSError:  # ChildProcessError: no child at all
+        return False
+    import psutil
+
+    try:
+        return any(c.status() != psutil.STATUS_ZOMBIE for c in psutil.Process().children())
+    except psutil.Error:
+        return True
 
 
 def _restore_cwd(home: str) -> None:
@@ -402,6 +430,12 @@ def _watch_parent() -> None:
 
     def watch() -> None:
         wait([sentinel])
+        import psutil
+
+        with contextlib.suppress(psutil.Error):  # those that left the group too
+            for p in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
         if os.getpgid(0) == os.getpid():  # our own group: take the task's children along
             os.killpg(os.getpid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -501,12 +501,12 @@ class ProcessExecutor(Executor):
                 self._waiting[w.pid] = self._waiting.get(w.pid, 0) + 1
                 continue
             if message is not None and message.result is not None:
-                self._finish(w, message.result)
+                self._finish(w, message.result, leftovers=message.left_processes)
             else:
                 self._lost(w)
             return  # a result is an attempt's last message
 
-    def _finish(self, w: Worker, result: AttemptResult) -> None:
+    def _finish(self, w: Worker, result: AttemptResult, *, leftovers: bool = False) -> None:
         pool = self._pool
         del pool.busy[w.pid]
         if w.queued_s:
@@ -515,7 +515,9 @@ class ProcessExecutor(Executor):
         w.request = w.deadline = None
         w.reported = time.monotonic()
         err = result.error
-        if err is not None and (err.kind != ErrorKind.USER or err.type == "SystemExit"):
+        if leftovers:  # what the attempt started must not live on in a reused worker
+            pool.retire(w, kill=False, leftovers=True)
+        elif err is not None and (err.kind != ErrorKind.USER or err.type == "SystemExit"):
             pool.retire(w, kill=False)
         else:
             pool.idle.append(w)

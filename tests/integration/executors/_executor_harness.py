@@ -115,6 +115,33 @@ TASKS = textwrap.dedent(
         return child.pid
 
 
+    def _detached_child(pid_file: str) -> int:
+        # a child in a session (and process group) of its own: the group kill misses it
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+        )
+        with open(pid_file, "w") as fh:
+            fh.write(str(child.pid))
+        return child.pid
+
+
+    @af.task(timeout=1)
+    def detach_and_hang(pid_file: str) -> int:
+        _detached_child(pid_file)
+        while True:  # only the hard timeout's kill stops it
+            try:
+                time.sleep(100)
+            except BaseException:
+                pass
+
+
+    @af.task
+    def detach_and_nap(pid_file: str, seconds: float) -> int:
+        pid = _detached_child(pid_file)
+        time.sleep(seconds)
+        return pid
+
+
     @af.task
     def flytekit_sandbox(x: int) -> str:
         # where flytekit's file access puts files outside an attempt's directory: a

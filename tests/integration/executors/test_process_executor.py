@@ -51,6 +51,14 @@ def hx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
+@pytest.fixture(params=["process", "shared"])
+def hx_local(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """The process executor alone and as one driver slot's view of a shared pool."""
+    harness = Harness(tmp_path, request.param)
+    yield harness
+    harness.close()
+
+
 @pytest.mark.timeout(60)
 def test_outputs_come_back_and_workers_are_reused(hx: Harness) -> None:
     ex = hx.executor(max_workers=1)
@@ -297,6 +305,52 @@ def test_cancel_stops_the_attempt_and_reports_nothing_for_it(hx: Harness) -> Non
     assert ex.poll(0.3) == []
     after = run_one(ex, hx.request("add", node="next", a=5, b=5))
     assert hx.output(after, "add") == 10
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("end", ["timeout", "abort"])
+def test_a_child_that_left_the_process_group_is_stopped_with_its_attempt(
+    h: Harness, tmp_path: Path, end: str
+) -> None:
+    """A task's child in a session of its own (``start_new_session=True``, ``setsid``) is
+    out of the worker's process group: a timeout or an abort stops it too."""
+    ex = h.executor(max_workers=1)
+    pid_file = tmp_path / "child.pid"
+    if end == "timeout":
+        result = run_one(ex, h.request("detach_and_hang", pid_file=str(pid_file)))
+        assert result.error is not None and result.error.type == "TaskTimeoutError"
+        worker = worker_pid(result)
+    else:
+        ex.submit(h.request("detach_and_nap", pid_file=str(pid_file), seconds=30.0))
+        (worker,) = started_pids(ex, 1)
+        end_at = time.monotonic() + 10
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.monotonic() < end_at, "the task never started its child"
+            assert ex.poll(0.02) == []
+        ex.cancel("ex1", "n0")
+    child = int(pid_file.read_text())
+    assert os.getsid(child) == child  # it did leave the worker's session and group
+    ex.poll(0.1)  # the executor reaps what it stopped as it polls
+    assert gone(worker) and gone(child, within=3.0)
+
+
+@pytest.mark.timeout(60)
+def test_what_a_succeeded_attempt_left_running_is_stopped_not_left_in_the_worker(
+    hx_local: Harness, tmp_path: Path
+) -> None:
+    """On the shared pool a worker lives on after its attempt: a child the attempt left
+    running (in a session of its own) would live on in it. It is stopped, with the worker
+    (a fresh one runs what comes next); an attempt that leaves nothing keeps its worker."""
+    ex = hx_local.executor(max_workers=1)
+    pid_file = tmp_path / "child.pid"
+    first = run_one(ex, hx_local.request("detach_and_nap", pid_file=str(pid_file), seconds=0.0))
+    child = hx_local.output(first, "detach_and_nap")
+    assert child == int(pid_file.read_text())
+    second = run_one(ex, hx_local.request("add", node="n1", a=1, b=1))
+    assert gone(child, within=3.0)
+    assert worker_pid(second) != worker_pid(first)
+    third = run_one(ex, hx_local.request("add", node="n2", a=2, b=2))
+    assert worker_pid(third) == worker_pid(second)  # nothing left: the worker is reused
 
 
 @pytest.mark.timeout(60)

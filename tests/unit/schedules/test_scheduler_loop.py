@@ -402,19 +402,49 @@ def test_overlap_skip_launches_nothing_while_the_previous_run_is_going(
     running = by_plan["single_hourly"].execution_id
     later = loop.run_once(start + 3.5 * HOUR)  # two more instants, the first run still queued
     skipped = [f for f in later if f.name == "single_hourly"]
-    assert [(f.skipped, f.launched, f.execution_id) for f in skipped] == [
-        (True, False, running)
-    ] * 2
+    # catching up passes over 02:00 for the newest instant, 03:00, which the run skips
+    assert [(f.instant, f.skipped, f.launched, f.execution_id) for f in skipped] == [
+        (start + 3 * HOUR, True, False, running)
+    ]
     assert "skipped, the run of an earlier instant" in caplog.text
     assert sched(rt).get_schedule("single_hourly").last_execution_id == running
     assert sum(1 for f in later if f.name == "hourly_report" and f.launched) == 2  # "allow"
-    # the run ends: the next instant launches again, and catching up launches only one
+    # the run ends: the next instant launches again, and catching up launches only one: the
+    # newest missed instant (the latest data first), the older ones skipped and logged
     rt.engine().drive(running)
     assert rt.meta.get_execution(running).phase == "succeeded"
     again = [f for f in loop.run_once(start + 6.5 * HOUR) if f.name == "single_hourly"]
-    assert [(f.launched, f.skipped) for f in again] == [(True, False), (False, True), (False, True)]
+    assert [(f.instant, f.launched, f.skipped) for f in again] == [(start + 6 * HOUR, True, False)]
     assert again[0].execution_id != running
+    assert (
+        "schedule single_hourly: it catches up with one run (overlap='skip'): skipped the "
+        "oldest, from 2026-01-01T04:00:00Z to 2026-01-01T05:00:00Z, and fired the newest 1; "
+        "launch the skipped ones with `airfoil schedules backfill single_hourly --from "
+        "2026-01-01T04:00:00Z --to 2026-01-01T05:00:00Z`"
+    ) in caplog.text
     assert rt.meta.count_executions(phase="queued") == 1 + 6  # single's newest + hourly's 6
+
+
+def test_a_skip_schedule_down_for_days_runs_for_today_not_three_days_ago(
+    rt: LocalRuntime,
+) -> None:
+    """A daily ``overlap="skip"`` job whose loop was down three days launches one run, for
+    the newest instant; two loops catching up at once launch it once."""
+    start = at(2026, 1, 1)
+    daily = LaunchPlan(
+        daily_report,
+        "daily_skip",
+        schedule=CronSchedule("0 3 * * *", kickoff_time_input_arg="run_date", overlap="skip"),
+    )
+    activate_schedule(rt.meta, daily.spec, now=start)
+    now = at(2026, 1, 4, 12)  # instants due: Jan 1, 2, 3 and 4 at 03:00
+    loops = [SchedulerLoop(rt, drive="none"), SchedulerLoop(rt, drive="none")]
+    fired = [f for loop in loops for f in loop.run_once(now)]
+    assert [(f.instant, f.launched, f.skipped) for f in fired] == [(at(2026, 1, 4, 3), True, False)]
+    assert rt.meta.count_executions() == 1
+    record = sched(rt).get_schedule("daily_skip")
+    assert record.next_fire_at == at(2026, 1, 5, 3)
+    assert record.last_execution_id == fired[0].execution_id
 
 
 def test_an_unknown_overlap_is_a_definition_error() -> None:

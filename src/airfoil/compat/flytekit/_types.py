@@ -72,13 +72,8 @@ class FlyteFile(File):
     same type. Remote paths (``s3://...``) are not fetched: give a local path."""
 
     def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
-        super().__init__(
-            _local_path(
-                "FlyteFile",
-                path,
-                "local files by content; download the remote file in the task (fsspec)",
-            )
-        )
+        passes = "local files by content; download the remote file in the task (fsspec)"
+        super().__init__(_local_path("FlyteFile", path, passes))
 
     def __class_getitem__(cls, _format: Any) -> type[FlyteFile]:
         return cls
@@ -125,11 +120,8 @@ class FlyteDirectory(Directory):
     """flytekit's ``FlyteDirectory``: a local directory tree passed by content."""
 
     def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
-        super().__init__(
-            _local_path(
-                "FlyteDirectory", path, "local directories by content; download it in the task"
-            )
-        )
+        passes = "local directories by content; download it in the task"
+        super().__init__(_local_path("FlyteDirectory", path, passes))
 
     def __class_getitem__(cls, _format: Any) -> type[FlyteDirectory]:
         return cls
@@ -173,21 +165,25 @@ class FlyteDirectory(Directory):
         self, maxdepth: int | None = None, topdown: bool = True, **kwargs: Any
     ) -> Iterator[tuple[str, Any]]:
         """Every file under the directory as ``(base, relative_path)``, as flytekit's
-        ``crawl`` yields them (``detail=True``: ``(base, {relative_path: info})``)."""
+        ``crawl`` yields them (``detail=True``: ``(base, {relative_path: info})``): the files
+        the value stores (:meth:`Directory.listing`: a linked folder's too), a folder's files
+        before (``topdown=False``: after) its subfolders', sorted by name.
+
+        Raises:
+            ConversionError: a broken link, a loop or a non-file in the tree, as storing it.
+        """
         base = self.path
-        for root, dirs, files in os.walk(base, topdown=topdown):
-            rel_root = os.path.relpath(root, base)
-            depth = 0 if rel_root == "." else rel_root.count(os.sep) + 1
-            if maxdepth is not None and depth + 1 >= maxdepth:
-                dirs[:] = []  # maxdepth=1: the top level's files only, as fsspec's find
-            for name in sorted(files):
-                rel = name if rel_root == "." else os.path.join(rel_root, name)
-                if kwargs.get("detail"):
-                    full = os.path.join(root, name)
-                    info = {"name": full, "size": os.path.getsize(full), "type": "file"}
-                    yield base, {rel: info}
-                else:
-                    yield base, rel
+        own = 0 if topdown else 2  # a folder's own files sort before (after) its subfolders'
+        found = [rel.split("/") for rel in self.listing()]
+        for parts in sorted(found, key=lambda p: (*((1, f) for f in p[:-1]), (own, p[-1]))):
+            if maxdepth is not None and len(parts) > maxdepth:
+                continue  # maxdepth=1: the top level's files only, as fsspec's find
+            rel = os.path.join(*parts)
+            if not kwargs.get("detail"):
+                yield base, rel
+                continue
+            full = os.path.join(base, rel)
+            yield base, {rel: {"name": full, "size": os.path.getsize(full), "type": "file"}}
 
     @classmethod
     def listdir(cls, directory: FlyteDirectory) -> list[FlyteFile | FlyteDirectory]:
