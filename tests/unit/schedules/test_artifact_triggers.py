@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +21,6 @@ from airfoil.engine.scheduler_loop import (
 )
 from airfoil.local import LocalRuntime
 from airfoil.sdk._launch_plan import FixedRate, LaunchPlan
-from airfoil.settings import AirfoilSettings
 from airfoil.store.artifacts import ArtifactDraft, ArtifactStore
 from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.types import ValueContext
@@ -46,15 +43,6 @@ PLAN = LaunchPlan(
     "score_new_models",
     trigger=af.on_artifact("model", partition={"stage": "*"}, version_input="version"),
 )
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
-    runtime = LocalRuntime(
-        AirfoilSettings(home=str(tmp_path), database_url="memory://", blob_url=str(tmp_path / "b"))
-    )
-    yield runtime
-    runtime.close()
 
 
 def publish(store: ArtifactStore, **partitions: str) -> int:

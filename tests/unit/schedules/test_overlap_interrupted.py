@@ -8,8 +8,6 @@ store with a lease that lapses. Nothing resumes it by itself, so it is not "stil
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,6 @@ import airfoil as af
 from airfoil.engine.scheduler_loop import SchedulerLoop, activate_schedule, schedule_store
 from airfoil.local import LocalRuntime
 from airfoil.sdk._launch_plan import FixedRate, LaunchPlan
-from airfoil.settings import AirfoilSettings
 
 pytestmark = pytest.mark.unit
 
@@ -40,15 +37,6 @@ SINGLE = LaunchPlan(
     "single_hourly",
     schedule=FixedRate(dt.timedelta(hours=1), kickoff_time_input_arg="run_date", overlap="skip"),
 )
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
-    runtime = LocalRuntime(
-        AirfoilSettings(home=str(tmp_path), database_url="memory://", blob_url=str(tmp_path / "b"))
-    )
-    yield runtime
-    runtime.close()
 
 
 def interrupted_first_run(rt: LocalRuntime) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +24,6 @@ from airfoil.engine.scheduler_loop import (
 from airfoil.engine.schedules import scheduled_execution_id
 from airfoil.local import LocalRuntime
 from airfoil.sdk._launch_plan import CronSchedule, FixedRate, LaunchPlan
-from airfoil.settings import AirfoilSettings
 from airfoil.store._schedules import ScheduleStore
 from airfoil.types import ValueContext
 
@@ -57,15 +54,6 @@ HOURLY = LaunchPlan(
     "hourly_report",
     schedule=FixedRate(dt.timedelta(hours=1), kickoff_time_input_arg="run_date"),
 )
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
-    runtime = LocalRuntime(
-        AirfoilSettings(home=str(tmp_path), database_url="memory://", blob_url=str(tmp_path / "b"))
-    )
-    yield runtime
-    runtime.close()
 
 
 def sched(rt: LocalRuntime) -> ScheduleStore:
