@@ -615,7 +615,8 @@ export interface paths {
         };
         /**
          * Events
-         * @description The event log (phase changes with causes) after a sequence number.
+         * @description A page of the event log (phase changes with causes): the first ``limit`` events after
+         *     sequence number ``after``; a full page names the next page's ``after`` in ``next_after``.
          */
         get: operations["events_api_v1_projects__project__executions__execution_id__events_get"];
         put?: never;
@@ -2166,12 +2167,15 @@ export interface components {
         };
         /**
          * EventList
-         * @description Events after a seq. ``unreadable``: the stored events of that range that no longer
-         *     decode, left out of ``items``.
+         * @description A page of events after a seq. ``unreadable``: the stored events of that range that no
+         *     longer decode, left out of ``items``. ``next_after``: on a full page, the ``after`` of the
+         *     next (which may be empty); None when the page reached the end of the log so far.
          */
         EventList: {
             /** Items */
             items: components["schemas"]["EventOut"][];
+            /** Next After */
+            next_after?: number | null;
             /** Phase */
             phase: string;
             /**
@@ -7161,6 +7165,7 @@ export interface operations {
         parameters: {
             query?: {
                 after?: number;
+                limit?: number;
                 /** @description The domain of a name used in several domains of the project */
                 domain?: string | null;
             };

@@ -22,6 +22,7 @@ from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
 from airfoil.server._cache_explain import cache_explanation
 from airfoil.server._graph import graph_json
+from airfoil.server._reading import EVENTS_PAGE, EVENTS_PAGE_MAX
 from airfoil.server._route_order import hot_first
 from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
@@ -529,9 +530,11 @@ def events(
     d: Deps,
     _: Viewer,
     after: Annotated[int, Query(ge=0, le=_SEQ_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = EVENTS_PAGE,
 ) -> EventList:
-    """The event log (phase changes with causes) after a sequence number."""
-    page = svc.events(d, project, execution_id, after)
+    """A page of the event log (phase changes with causes): the first ``limit`` events after
+    sequence number ``after``; a full page names the next page's ``after`` in ``next_after``."""
+    page = svc.events(d, project, execution_id, after, limit)
     # Encoded here: a model returned is validated again on another hop to the thread pool
     # (a client waiting for an execution asks for this page every few tens of ms).
     return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
@@ -593,7 +596,7 @@ def _events_for(
 ) -> EventList:
     """:func:`svc.events` for the caller of ``request`` if its key may still read them."""
     require(authenticate(request, d.registry, d.clock.now()), project, "viewer")
-    return svc.events(d, project, execution_id, after)
+    return svc.events(d, project, execution_id, after, EVENTS_PAGE_MAX)
 
 
 @_route(

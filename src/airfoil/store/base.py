@@ -349,10 +349,12 @@ class MetaStore(CacheScopeStore, ControlInbox, SchedulingStore, ObservabilitySto
         execution_id: str,
         after_seq: int = 0,
         *,
+        limit: int | None = None,
         on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
-        """Events of an execution with ``seq > after_seq``, ordered by ``seq``
-        (``on_unreadable``: as in :meth:`get_nodes`)."""
+        """Events of an execution with ``seq > after_seq``, ordered by ``seq``: the first
+        ``limit`` of them, or all with None (``on_unreadable``: as in :meth:`get_nodes`; an
+        unreadable event counts toward ``limit``)."""
 
     # --- cache --------------------------------------------------------------------------
 

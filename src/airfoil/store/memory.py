@@ -323,14 +323,19 @@ class MemoryMetaStore(
         execution_id: str,
         after_seq: int = 0,
         *,
+        limit: int | None = None,
         on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
+        if limit is not None:
+            check_page(limit)
         with self._lock:
             items = sorted(
                 (seq, data)
                 for seq, data in self._events.get(execution_id, {}).items()
                 if seq > after_seq
             )
+        if limit is not None:
+            items = items[:limit]
         return decode_parts("event", (d for _, d in items), _EVENT.decode, on_unreadable)
 
     # --- cache --------------------------------------------------------------------------

@@ -411,6 +411,17 @@ class MetaStoreConformance(MetaStoreConcurrencyConformance):
         assert [e.seq for e in store.get_events("e1", after_seq=3)] == [4, 5, 10]
         assert store.get_events("e1", after_seq=10) == []
 
+    def test_events_come_in_pages_of_limit(self, store: MetaStore) -> None:
+        store.write(
+            StoreBatch(execution=make_execution(), events=[make_event(seq=s) for s in range(1, 8)])
+        )
+        assert [e.seq for e in store.get_events("e1", limit=3)] == [1, 2, 3]
+        assert [e.seq for e in store.get_events("e1", after_seq=3, limit=3)] == [4, 5, 6]
+        assert [e.seq for e in store.get_events("e1", after_seq=6, limit=3)] == [7]
+        assert store.get_events("e1", after_seq=2, limit=0) == []
+        with pytest.raises(ConfigError, match="limit=-1"):
+            store.get_events("e1", limit=-1)
+
     def _many_executions(self, store: MetaStore) -> list[ExecutionRecord]:
         records = []
         for i in range(12):

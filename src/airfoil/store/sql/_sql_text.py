@@ -139,6 +139,7 @@ class SqlText:
         self.get_attempts = sql["get_attempts"]
         self.get_node_attempts = sql["get_node_attempts"]
         self.get_events = sql["get_events"]
+        self.get_events_page = sql["get_events_page"]
         self.view_execution = sql["view_execution"]
         self.view_execution_head = sql["view_execution_head"]
         self.get_cache = sql["get_cache"]

@@ -34,6 +34,7 @@ SQL: dict[str, str] = {
     "get_attempts": "SELECT attempts.record \nFROM attempts \nWHERE attempts.execution_id = :eid ORDER BY attempts.node_id, attempts.attempt",
     "get_cache": 'SELECT cache_entries.record \nFROM cache_entries \nWHERE cache_entries."key" = :key',
     "get_events": "SELECT events.record \nFROM events \nWHERE events.execution_id = :eid AND events.seq > :after ORDER BY events.seq",
+    "get_events_page": "SELECT events.record \nFROM events \nWHERE events.execution_id = :eid AND events.seq > :after ORDER BY events.seq\n LIMIT :limit OFFSET :offset",
     "get_execution": "SELECT executions.record, (SELECT execution_specs.spec \nFROM execution_specs \nWHERE execution_specs.execution_id = executions.id) AS anon_1 \nFROM executions \nWHERE executions.id = :id",
     "get_execution_head": "SELECT coalesce(executions.head, executions.record) AS coalesce_1 \nFROM executions \nWHERE executions.id = :id",
     "get_lease": "SELECT executions.lease_owner, executions.lease_expires_at \nFROM executions \nWHERE executions.id = :id",

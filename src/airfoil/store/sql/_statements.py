@@ -207,11 +207,15 @@ class _Builder:
         sql["get_node_attempts"] = self._compile(
             attempts.where(a.c.node_id == _bp("nid")).order_by(a.c.attempt)
         )
-        sql["get_events"] = self._compile(
+        events = (
             sa.select(e.c.record)
             .where(e.c.execution_id == _bp("eid"), e.c.seq > _bp("after", type_=sa.BigInteger))
             .order_by(e.c.seq)
         )
+        sql["get_events"] = self._compile(events)
+        # a page of them (SQLite renders LIMIT with an OFFSET: an explicit one, always 0)
+        page = events.limit(_bp("limit", type_=sa.Integer)).offset(_bp("offset", type_=sa.Integer))
+        sql["get_events_page"] = self._compile(page)
         self._views(head)
 
         sql["get_cache"] = self._compile(sa.select(ce.c.record).where(ce.c.key == _bp("key")))

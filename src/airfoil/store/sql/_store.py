@@ -699,10 +699,20 @@ class SqlMetaStore(
         return decode_parts("attempt", (r[0] for r in rows), _ATTEMPT.decode, on_unreadable)
 
     def get_events(
-        self, execution_id: str, after_seq: int = 0, *, on_unreadable: OnUnreadable | None = None
+        self,
+        execution_id: str,
+        after_seq: int = 0,
+        *,
+        limit: int | None = None,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
-        params = {"eid": execution_id, "after": after_seq}
-        rows = self._read(self._s.get_events, params, "reading events")
+        params: dict[str, Any] = {"eid": execution_id, "after": after_seq}
+        statement = self._s.get_events
+        if limit is not None:
+            check_page(limit, 0)
+            params.update(limit=limit, offset=0)
+            statement = self._s.get_events_page
+        rows = self._read(statement, params, "reading events")
         return decode_parts("event", (r[0] for r in rows), _EVENT.decode, on_unreadable)
 
     def view_execution(
