@@ -134,6 +134,8 @@ class SqlText:
         self.execution_exists = sql["execution_exists"]
         self.find_executions = sql["find_executions"]
         self.execution_projects = sql["execution_projects"]
+        self.idempotent_launch = sql["idempotent_launch"]
+        self.release_idempotency_key = sql["release_idempotency_key"]
         self.get_nodes = sql["get_nodes"]
         self.get_node = sql["get_node"]
         self.get_attempts = sql["get_attempts"]
