@@ -387,6 +387,8 @@ export interface paths {
         /**
          * Launch
          * @description Launch a registered task or workflow with JSON inputs (checked against its interface).
+         *     With an ``Idempotency-Key`` (per project), the same request again within 24 hours gets
+         *     its execution (200, ``Idempotent-Replayed: true``); another request is a 422.
          */
         post: operations["launch_api_v1_projects__project__domains__domain__executions_post"];
         delete?: never;
@@ -5991,7 +5993,9 @@ export interface operations {
     launch_api_v1_projects__project__domains__domain__executions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project: string;
                 domain: string;
@@ -6004,6 +6008,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description its Idempotency-Key's run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionSummary"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {

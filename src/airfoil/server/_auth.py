@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from airfoil.core import errors as E
 from airfoil.core.launch_plans import FixedInputError
+from airfoil.server._idempotency import IdempotencyKeyReused
 from airfoil.server._registry import Registry, VersionConflict
 from airfoil.wire import ROLES
 
@@ -149,6 +150,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
         (E.TooLargeError, 422, "too_large"),
         (VersionConflict, 409, "version_conflict"),
         (FixedInputError, 422, "fixed_input"),
+        (IdempotencyKeyReused, 422, "idempotency_key_reused"),
         (E.ConflictError, 409, "conflict"),
         (E.InvalidInputError, 422, "invalid_input"),
         (E.TypeTransformError, 422, "invalid_input"),

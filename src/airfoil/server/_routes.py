@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,7 @@ from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
 from airfoil.server._cache_explain import cache_explanation
 from airfoil.server._graph import graph_json
+from airfoil.server._idempotency import IDEMPOTENCY_KEY_PATTERN
 from airfoil.server._reading import EVENTS_PAGE, EVENTS_PAGE_MAX
 from airfoil.server._route_order import hot_first
 from airfoil.server._uploads import MAX_UPLOAD
@@ -325,15 +326,26 @@ def get_version(
     "runner",
     response_model=ExecutionSummary,
     status_code=201,
+    responses={200: {"model": ExecutionSummary, "description": "its Idempotency-Key's run"}},
 )
 def launch(
-    project: _Project, domain: _Domain, body: LaunchRequest, d: Deps, who: Runner
+    project: _Project,
+    domain: _Domain,
+    body: LaunchRequest,
+    d: Deps,
+    who: Runner,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
+    ] = None,
 ) -> ExecutionSummary:
-    """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
-    summary = svc.launch(d, project, domain, body, may_read(who))
+    """Launch a registered task or workflow with JSON inputs (checked against its interface).
+    With an ``Idempotency-Key`` (per project), the same request again within 24 hours gets
+    its execution (200, ``Idempotent-Replayed: true``); another request is a 422."""
+    summary, created = svc.launch(d, project, domain, body, may_read(who), idempotency_key)
     # Encoded here: a model returned is validated again on a third hop to the thread pool.
     data = summary.model_dump_json()
-    return Response(data, status_code=201, media_type="application/json")  # type: ignore[return-value]
+    status, headers = (201, None) if created else (200, {"Idempotent-Replayed": "true"})
+    return Response(data, status, headers, media_type="application/json")  # type: ignore[return-value]
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
