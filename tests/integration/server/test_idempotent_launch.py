@@ -106,9 +106,7 @@ def test_launches_racing_with_one_key_get_one_execution(client: Any, flow: Any) 
         t.start()
     for t in threads:
         t.join()
-    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [
-        a.text for a in answers
-    ]
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
     assert _count(client) == 1
 
@@ -149,9 +147,7 @@ class _LoseFirstAnswer(httpx.BaseTransport):
         return response
 
 
-def test_the_client_retries_a_lost_launch_without_launching_twice(
-    server: Any, flow: Any
-) -> None:
+def test_the_client_retries_a_lost_launch_without_launching_twice(server: Any, flow: Any) -> None:
     from airfoil.client import Client
 
     lossy = _LoseFirstAnswer()
