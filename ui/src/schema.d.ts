@@ -448,7 +448,8 @@ export interface paths {
         put?: never;
         /**
          * Launch Launch Plan
-         * @description Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422).
+         * @description Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422). An
+         *     ``Idempotency-Key`` is taken as by the launch route.
          */
         post: operations["launch_launch_plan_api_v1_projects__project__domains__domain__launch_plans__name__launch_post"];
         delete?: never;
@@ -6295,7 +6296,9 @@ export interface operations {
     launch_launch_plan_api_v1_projects__project__domains__domain__launch_plans__name__launch_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project: string;
                 domain: string;
@@ -6309,6 +6312,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description its Idempotency-Key's run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionSummary"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {

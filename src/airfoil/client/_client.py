@@ -264,12 +264,14 @@ class Client(Insights):
         labels: dict[str, str] | None = None,
         project: str | None = None,
         domain: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ExecutionSummary:
-        """Launch a registered launch plan (by name, or its ``af.LaunchPlan`` object).
+        """Launch a registered launch plan (by name, or its ``af.LaunchPlan`` object), with an
+        ``Idempotency-Key`` and its retries as :meth:`launch`.
 
         Raises:
             InvalidInputError: an input is unknown, ill-typed, missing, or fixed by the plan
-                (``code == "fixed_input"``).
+                (``code == "fixed_input"``); ``idempotency_key`` launched another request.
         """
         entity_def = None if isinstance(plan, str) else getattr(plan, "workflow", None)
         if not isinstance(plan, str):
@@ -285,8 +287,8 @@ class Client(Insights):
             name=name,
             labels=labels or {},
         )
-        r = self._call(
-            "POST",
+        r = self._call_once(
+            idempotency_key or uuid.uuid4().hex,
             f"/projects/{self._p(project)}/domains/{domain or self.domain}/launch-plans/"
             f"{plan}/launch",
             json=body.model_dump(mode="json", exclude_none=True),

@@ -24,11 +24,13 @@ import hashlib
 import json
 from collections.abc import Callable
 
+from pydantic import BaseModel
+
 from airfoil.core.errors import ConflictError, InvalidInputError
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps
 from airfoil.store._taken import IdempotencyKeyTaken
-from airfoil.wire import ExecutionSummary, LaunchRequest
+from airfoil.wire import ExecutionSummary
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -59,9 +61,10 @@ class IdempotencyKeyReused(InvalidInputError):
         self.key = key
 
 
-def request_digest(domain: str, req: LaunchRequest) -> str:
-    """What a retry under the same key must repeat: the domain and the request, canonical."""
-    body = {"domain": domain, "request": req.model_dump(mode="json")}
+def request_digest(domain: str, req: BaseModel, target: str = "") -> str:
+    """What a retry under the same key must repeat: the domain, the request (canonical) and
+    what it launches when the path names it (``target``: a launch plan)."""
+    body = {"domain": domain, "request": req.model_dump(mode="json"), "target": target}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 

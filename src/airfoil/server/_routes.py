@@ -76,6 +76,9 @@ _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 _REF_MAX = 100
 _DOMAIN_MAX = 50
 _Domain = Annotated[str, Path(max_length=_DOMAIN_MAX)]
+#: A launch's ``Idempotency-Key`` (:mod:`~airfoil.server._idempotency`), and its retry's answer.
+_IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)]
+_REPLAYED = {200: {"model": ExecutionSummary, "description": "its Idempotency-Key's run"}}
 _Name = Annotated[str, Path(max_length=300)]
 _Version = Annotated[str, Path(max_length=200)]
 _NodeId = Annotated[str, Path(max_length=1000)]
@@ -326,7 +329,7 @@ def get_version(
     "runner",
     response_model=ExecutionSummary,
     status_code=201,
-    responses={200: {"model": ExecutionSummary, "description": "its Idempotency-Key's run"}},
+    responses=_REPLAYED,
 )
 def launch(
     project: _Project,
@@ -334,18 +337,18 @@ def launch(
     body: LaunchRequest,
     d: Deps,
     who: Runner,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
-    ] = None,
+    idempotency_key: _IdemKey = None,
 ) -> ExecutionSummary:
     """Launch a registered task or workflow with JSON inputs (checked against its interface).
     With an ``Idempotency-Key`` (per project), the same request again within 24 hours gets
     its execution (200, ``Idempotent-Replayed: true``); another request is a 422."""
-    summary, created = svc.launch(d, project, domain, body, may_read(who), idempotency_key)
-    # Encoded here: a model returned is validated again on a third hop to the thread pool.
-    data = summary.model_dump_json()
+    return _launched(*svc.launch(d, project, domain, body, may_read(who), idempotency_key))
+
+
+def _launched(summary: ExecutionSummary, created: bool) -> Any:
+    """201, or 200 to a retry under its key (encoded here: not validated on another hop)."""
     status, headers = (201, None) if created else (200, {"Idempotent-Replayed": "true"})
-    return Response(data, status, headers, media_type="application/json")  # type: ignore[return-value]
+    return Response(summary.model_dump_json(), status, headers, media_type="application/json")
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
@@ -705,6 +708,7 @@ def get_launch_plan(project: _Project, name: _Name, d: Deps, _: Viewer) -> Launc
     "runner",
     response_model=ExecutionSummary,
     status_code=201,
+    responses=_REPLAYED,
 )
 def launch_launch_plan(
     project: _Project,
@@ -713,9 +717,11 @@ def launch_launch_plan(
     body: LaunchPlanLaunchRequest,
     d: Deps,
     who: Runner,
+    idempotency_key: _IdemKey = None,
 ) -> ExecutionSummary:
-    """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422)."""
-    return plans.launch(d, project, domain, name, body, may_read(who))
+    """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422). An
+    ``Idempotency-Key`` is taken as by the launch route."""
+    return _launched(*plans.launch(d, project, domain, name, body, may_read(who), idempotency_key))
 
 
 @_route(
