@@ -72,16 +72,20 @@ def request_digest(domain: str, req: BaseModel, target: str = "") -> str:
 def launch_once(
     d: Deps,
     project: str,
-    key: str,
-    digest: str,
+    key: str | None,
     launch: Callable[[tuple[str, str]], ExecutionSummary],
+    request: tuple[str, BaseModel, str],
 ) -> tuple[ExecutionSummary, bool]:
     """The execution ``key`` launched in ``project`` (and False), else ``launch``'s, called
-    with the key and digest to store (and True).
+    with the key and the digest of ``request`` (:func:`request_digest`'s arguments) to
+    store (and True); with no key, ``launch``'s.
 
     Raises:
         IdempotencyKeyReused: the key launched an execution with another request.
     """
+    if key is None:
+        return launch(("", "")), True
+    digest = request_digest(*request)
     found = _replayed(d, project, key, digest)
     if found is not None:
         return found, False

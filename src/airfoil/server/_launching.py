@@ -16,7 +16,7 @@ from airfoil.core.records import Param, Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, get_head, get_record, own_only
-from airfoil.server._idempotency import launch_once, request_digest
+from airfoil.server._idempotency import launch_once
 from airfoil.server._tenancy import MayRead
 from airfoil.server._uploads import uploaded_list, uploaded_value
 from airfoil.types import InputBinder
@@ -105,10 +105,7 @@ def launch(
         d.launched()
         return cv.summary_out(state.execution)
 
-    if idempotency_key is None:
-        return launch_now(("", "")), True
-    digest = request_digest(domain, req)
-    return launch_once(d, project, idempotency_key, digest, launch_now)
+    return launch_once(d, project, idempotency_key, launch_now, (domain, req, ""))
 
 
 def relaunch(d: Deps, project: str, execution_id: str) -> ExecutionSummary:

@@ -24,7 +24,7 @@ from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, own_only
-from airfoil.server._idempotency import launch_once, request_digest
+from airfoil.server._idempotency import launch_once
 from airfoil.server._launching import check_launch, json_binder, upload_references
 from airfoil.server._registration import check_registered_spec
 from airfoil.server._registry import LaunchPlanRow
@@ -143,10 +143,8 @@ def launch(
     def launch_now(idempotency: tuple[str, str]) -> ExecutionSummary:
         return _launch_plan(d, project, domain, name, req, may_read, idempotency)
 
-    if idempotency_key is None:
-        return launch_now(("", "")), True
-    digest = request_digest(domain, req, f"launch plan {name}")
-    return launch_once(d, project, idempotency_key, digest, launch_now)
+    target = f"launch plan {name}"
+    return launch_once(d, project, idempotency_key, launch_now, (domain, req, target))
 
 
 def _launch_plan(

@@ -345,10 +345,11 @@ def launch(
     return _launched(*svc.launch(d, project, domain, body, may_read(who), idempotency_key))
 
 
-def _launched(summary: ExecutionSummary, created: bool) -> Any:
+def _launched(summary: ExecutionSummary, created: bool) -> ExecutionSummary:
     """201, or 200 to a retry under its key (encoded here: not validated on another hop)."""
     status, headers = (201, None) if created else (200, {"Idempotent-Replayed": "true"})
-    return Response(summary.model_dump_json(), status, headers, media_type="application/json")
+    data = summary.model_dump_json()
+    return Response(data, status, headers, media_type="application/json")  # type: ignore[return-value]
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
