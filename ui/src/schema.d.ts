@@ -387,6 +387,8 @@ export interface paths {
         /**
          * Launch
          * @description Launch a registered task or workflow with JSON inputs (checked against its interface).
+         *     With an ``Idempotency-Key`` (per project), the same request again within 24 hours gets
+         *     its execution (200, ``Idempotent-Replayed: true``); another request is a 422.
          */
         post: operations["launch_api_v1_projects__project__domains__domain__executions_post"];
         delete?: never;
@@ -446,7 +448,8 @@ export interface paths {
         put?: never;
         /**
          * Launch Launch Plan
-         * @description Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422).
+         * @description Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422). An
+         *     ``Idempotency-Key`` is taken as by the launch route.
          */
         post: operations["launch_launch_plan_api_v1_projects__project__domains__domain__launch_plans__name__launch_post"];
         delete?: never;
@@ -615,7 +618,8 @@ export interface paths {
         };
         /**
          * Events
-         * @description The event log (phase changes with causes) after a sequence number.
+         * @description A page of the event log (phase changes with causes): the first ``limit`` events after
+         *     sequence number ``after``; a full page names the next page's ``after`` in ``next_after``.
          */
         get: operations["events_api_v1_projects__project__executions__execution_id__events_get"];
         put?: never;
@@ -2166,12 +2170,15 @@ export interface components {
         };
         /**
          * EventList
-         * @description Events after a seq. ``unreadable``: the stored events of that range that no longer
-         *     decode, left out of ``items``.
+         * @description A page of events after a seq. ``unreadable``: the stored events of that range that no
+         *     longer decode, left out of ``items``. ``next_after``: on a full page, the ``after`` of the
+         *     next (which may be empty); None when the page reached the end of the log so far.
          */
         EventList: {
             /** Items */
             items: components["schemas"]["EventOut"][];
+            /** Next After */
+            next_after?: number | null;
             /** Phase */
             phase: string;
             /**
@@ -5987,7 +5994,9 @@ export interface operations {
     launch_api_v1_projects__project__domains__domain__executions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project: string;
                 domain: string;
@@ -6000,6 +6009,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description its Idempotency-Key's run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionSummary"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -6278,7 +6296,9 @@ export interface operations {
     launch_launch_plan_api_v1_projects__project__domains__domain__launch_plans__name__launch_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project: string;
                 domain: string;
@@ -6292,6 +6312,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description its Idempotency-Key's run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionSummary"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -7161,6 +7190,7 @@ export interface operations {
         parameters: {
             query?: {
                 after?: number;
+                limit?: number;
                 /** @description The domain of a name used in several domains of the project */
                 domain?: string | null;
             };

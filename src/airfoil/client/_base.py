@@ -7,6 +7,7 @@ that turns the server's error answers into Airfoil errors of the matching class 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Self
 
 import httpx
@@ -15,7 +16,10 @@ from airfoil.client._http import _checked_url, _error_class, masked_url
 from airfoil.core.errors import ConfigError, PlatformError
 from airfoil.wire import API_PREFIX
 
-__all__ = ["ClientBase"]
+__all__ = ["LAUNCH_TRIES", "ClientBase"]
+
+#: How many times a launch is sent (with one ``Idempotency-Key``) while no answer comes.
+LAUNCH_TRIES = 4
 
 
 class ClientBase:
@@ -29,6 +33,7 @@ class ClientBase:
         project: str = "default",
         domain: str = "development",
         timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
         self.url = _checked_url(self.url).rstrip("/")
@@ -39,7 +44,9 @@ class ClientBase:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.project = project
         self.domain = domain
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
         #: (path, domain) -> (entity tag, body) of the last details read: a poll of an
         #: unchanged execution is answered 304 and read from here
         self._details: dict[tuple[str, str | None], tuple[str, bytes]] = {}
@@ -61,6 +68,32 @@ class ClientBase:
             raise PlatformError(
                 f"cannot reach the Airfoil server at {self.shown_url}: {exc}"
             ) from exc
+        if r.status_code >= 400:
+            self._raise(r)
+        return r
+
+    def _call_once(self, key: str, path: str, **kwargs: Any) -> httpx.Response:
+        """POST ``path`` with ``Idempotency-Key: key``, sent again with it (up to
+        :data:`LAUNCH_TRIES` times in all, waiting 0.5, 1, 2 s) while no answer comes (a
+        timeout, a dropped connection) or the server answers 503: the server answers a
+        repeat with what the first launched, so a lost answer never launches twice."""
+        _no_dot_segments(path)
+        headers = {"Idempotency-Key": key}
+        for attempt in range(LAUNCH_TRIES):
+            last = attempt + 1 == LAUNCH_TRIES
+            try:
+                r = self._http.request("POST", API_PREFIX + path, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                if last:
+                    raise PlatformError(
+                        f"cannot reach the Airfoil server at {self.shown_url}: {exc} (sent "
+                        f"{LAUNCH_TRIES} times with Idempotency-Key {key!r}: send it again "
+                        "with that key to learn whether it launched)"
+                    ) from exc
+            else:
+                if r.status_code != 503 or last:
+                    break
+            time.sleep(0.5 * 2**attempt)
         if r.status_code >= 400:
             self._raise(r)
         return r

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -71,6 +72,7 @@ class Client(Insights):
         api_key: the key (default ``AIRFOIL_API_KEY``; none for an open loopback server).
         project / domain: where this client registers and launches by default.
         timeout: seconds per HTTP call.
+        transport: the ``httpx`` transport to send calls through (default: the network's).
     """
 
     # --- registration -----------------------------------------------------------------------
@@ -158,8 +160,19 @@ class Client(Insights):
         labels: dict[str, str] | None = None,
         project: str | None = None,
         domain: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ExecutionSummary:
-        """Launch a registered task or workflow (by name, or its definition object)."""
+        """Launch a registered task or workflow (by name, or its definition object).
+
+        The request carries an ``Idempotency-Key`` (``idempotency_key``, else a new random
+        one): sent again when its answer is lost (a timeout, a dropped connection, a 503),
+        it is answered with the execution it launched, never a second one. Give your own key
+        to make a launch idempotent across processes (a job retried by its scheduler).
+
+        Raises:
+            InvalidInputError: ``idempotency_key`` launched another request in the project
+                (``code == "idempotency_key_reused"``), or an input is refused.
+        """
         entity_def = None if isinstance(entity, str) else entity
         if not isinstance(entity, str):
             version = version or entity.spec.version
@@ -176,8 +189,8 @@ class Client(Insights):
             name=name,
             labels=labels or {},
         )
-        r = self._call(
-            "POST",
+        r = self._call_once(
+            idempotency_key or uuid.uuid4().hex,
             f"/projects/{self._p(project)}/domains/{domain or self.domain}/executions",
             json=body.model_dump(mode="json", exclude_none=True),
         )
@@ -251,12 +264,14 @@ class Client(Insights):
         labels: dict[str, str] | None = None,
         project: str | None = None,
         domain: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ExecutionSummary:
-        """Launch a registered launch plan (by name, or its ``af.LaunchPlan`` object).
+        """Launch a registered launch plan (by name, or its ``af.LaunchPlan`` object), with an
+        ``Idempotency-Key`` and its retries as :meth:`launch`.
 
         Raises:
             InvalidInputError: an input is unknown, ill-typed, missing, or fixed by the plan
-                (``code == "fixed_input"``).
+                (``code == "fixed_input"``); ``idempotency_key`` launched another request.
         """
         entity_def = None if isinstance(plan, str) else getattr(plan, "workflow", None)
         if not isinstance(plan, str):
@@ -272,8 +287,8 @@ class Client(Insights):
             name=name,
             labels=labels or {},
         )
-        r = self._call(
-            "POST",
+        r = self._call_once(
+            idempotency_key or uuid.uuid4().hex,
             f"/projects/{self._p(project)}/domains/{domain or self.domain}/launch-plans/"
             f"{plan}/launch",
             json=body.model_dump(mode="json", exclude_none=True),

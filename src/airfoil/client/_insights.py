@@ -6,7 +6,7 @@ commands are built on these."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from airfoil.client._base import ClientBase, _in
@@ -16,6 +16,8 @@ from airfoil.wire import (
     CacheExplanation,
     ClusterOut,
     ComparisonOut,
+    EventList,
+    EventOut,
     FailureGroupList,
     FailureList,
     LogOut,
@@ -55,6 +57,26 @@ class Insights(ClientBase):
             params=params,
         )
         return LogOut.model_validate(r.json())
+
+    def events(
+        self,
+        execution_id: str,
+        *,
+        after: int = 0,
+        page: int = 1000,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> Iterator[EventOut]:
+        """The execution's event log after seq ``after`` as it stands now, read ``page``
+        events a request (the server's pages: ``next_after`` to the next) until its end.
+        :meth:`~airfoil.client.Client.watch` waits for those still to come."""
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/events"
+        cursor: int | None = after
+        while cursor is not None:
+            params = {"after": cursor, "limit": page} | _in(domain)
+            got = EventList.model_validate_json(self._call("GET", path, params=params).content)
+            yield from got.items
+            cursor = got.next_after
 
     def metrics(
         self,

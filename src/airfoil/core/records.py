@@ -400,6 +400,11 @@ class ExecutionRecord(msgspec.Struct, omit_defaults=True):
     #: The name its project addresses it by, unique within ``(project, domain)``; empty: the
     #: ``id`` is the name (a generated id, or a run written before names were per project).
     name: str = ""
+    #: The ``Idempotency-Key`` of the launch request that made it (the server's launch
+    #: route), and a digest of that request: a retry with the key and the same request is
+    #: answered with this execution while the server keeps the key; empty: none.
+    idempotency_key: str = ""
+    request_digest: str = ""
 
     @property
     def display_name(self) -> str:

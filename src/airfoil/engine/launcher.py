@@ -117,13 +117,15 @@ class Launcher:
         labels: dict[str, str] | None = None,
         executor: str | None = None,
         name: str | None = None,
+        idempotency: tuple[str, str] = ("", ""),
     ) -> sm.RunState:
         """The state of a new execution after ``Launch``, its batch not yet written.
 
         ``name`` is the name its project addresses it by, unique within ``(project,
         domain)`` only: the execution gets a new, globally unique id either way, so a name
         another project uses is never refused (nor learned). ``execution_id`` sets the id
-        itself (which is then its name too: tests and internal callers).
+        itself (which is then its name too: tests and internal callers). ``idempotency``:
+        the launch request's idempotency key and digest (the server's launch route).
 
         Raises:
             ConflictError: the project has an execution of that name in that domain (or one
@@ -175,6 +177,8 @@ class Launcher:
             code_root=code_root,
             labels=labels or {},
             name=name,
+            idempotency_key=idempotency[0],
+            request_digest=idempotency[1],
         )
         state = sm.RunState(record, graph=graph, retry=sm.RetryPolicy(base_s=self.retry_backoff_s))
         state.handle(sm.Launch(record.created_at))
@@ -192,6 +196,7 @@ class Launcher:
         labels: dict[str, str] | None = None,
         executor: str | None = None,
         name: str | None = None,
+        idempotency: tuple[str, str] = ("", ""),
     ) -> sm.RunState:
         """Write a new execution (phase ``queued``) with bound inputs; its state, as
         committed (an engine in this process may drive it without reading it back).
@@ -199,6 +204,8 @@ class Launcher:
         Raises:
             ConflictError: see :meth:`new_state`; an id this launcher generated that is
                 taken is not one: the launch is written under a new id.
+            IdempotencyKeyTaken: another execution of the project holds the idempotency key
+                (a launch with it that won the race); nothing was written.
         """
 
         def make() -> sm.RunState:
@@ -212,6 +219,7 @@ class Launcher:
                 labels=labels,
                 executor=executor,
                 name=name,
+                idempotency=idempotency,
             )
 
         return self._write_new(make, generated=execution_id is None)

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airfoil.core.errors import AirfoilError, NotFoundError
 from airfoil.executors.hooks import Hooks
-from airfoil.server._auth import ApiError, error_response, status_of
+from airfoil.server._auth import DATABASE_DOWN, ApiError, client_message, error_response, status_of
 from airfoil.server._config import (
     ServerConfig,
     freeze_heap,
@@ -362,11 +362,12 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(AirfoilError)
-    async def airfoil_error(_: Request, exc: AirfoilError) -> JSONResponse:
+    async def airfoil_error(request: Request, exc: AirfoilError) -> JSONResponse:
         status, code = status_of(exc)
-        if status >= 500:
+        if status >= 500:  # the whole message (a store's names the database) for the operator
             log.warning("request failed: %s: %s", type(exc).__name__, exc)
-        return error_response(status, code, str(exc))
+        known = getattr(request.state, "authenticated", False)
+        return error_response(status, code, client_message(exc, authenticated=known))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -521,8 +522,9 @@ def _install_ops(app: FastAPI) -> None:
         try:
             await asyncio.wait_for(loop.run_in_executor(probes, deps.registry.ping), 10.0)
         except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            return error_response(503, "store_unavailable", f"database unreachable: {reason}")
+            # the probe needs no key: the database's address stays in the server's log
+            log.warning("/readyz: the database does not answer: %s", str(exc) or repr(exc))
+            return error_response(503, "store_unavailable", DATABASE_DOWN)
         driver = deps.driver
         if driver is not None and not driver.alive():
             if driver.starting():

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from airfoil.core import errors as E
 from airfoil.core.launch_plans import FixedInputError
+from airfoil.server._idempotency import IdempotencyKeyReused
 from airfoil.server._registry import Registry, VersionConflict
 from airfoil.wire import ROLES
 
@@ -95,6 +96,7 @@ def authenticate(request: Request, registry: Registry, now: float) -> Principal:
                 "this server has no API keys yet and accepts loopback clients only: create "
                 "one with `airfoil auth create-key --project P --role admin`",
             )
+        request.state.authenticated = True
         return Principal("open", "*", "admin", open_mode=True)
     if key is None:
         raise ApiError(
@@ -109,6 +111,7 @@ def authenticate(request: Request, registry: Registry, now: float) -> Principal:
     found = registry.lookup_key(parts[1], parts[2])
     if found is None:
         raise ApiError(401, "invalid_key", "unknown or revoked API key")
+    request.state.authenticated = True  # what a store failure may tell it (client_message)
     return Principal(found.id, found.project, found.role)
 
 
@@ -147,6 +150,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
         (E.TooLargeError, 422, "too_large"),
         (VersionConflict, 409, "version_conflict"),
         (FixedInputError, 422, "fixed_input"),
+        (IdempotencyKeyReused, 422, "idempotency_key_reused"),
         (E.ConflictError, 409, "conflict"),
         (E.InvalidInputError, 422, "invalid_input"),
         (E.TypeTransformError, 422, "invalid_input"),
@@ -161,6 +165,31 @@ def status_of(exc: BaseException) -> tuple[int, str]:
         if isinstance(exc, cls):
             return status, code
     return 500, "internal"
+
+
+#: What a client that sent no valid key is told of any store failure: nothing of the database.
+DATABASE_DOWN = "the database does not answer; try again"
+
+
+def client_message(exc: E.AirfoilError, *, authenticated: bool) -> str:
+    """What a client is told of ``exc``. A store failure's own message names the database
+    (user, host, database, schema; password masked): that stays in the server's log, for the
+    operator. A client with a valid key is told which kind of failure it met and whether a
+    retry may help; one without a key only that the database does not answer."""
+    if not isinstance(exc, E.StoreError) or status_of(exc)[0] != 503:
+        return str(exc)
+    if not authenticated:
+        return DATABASE_DOWN
+    if isinstance(exc, E.CorruptBlobError):  # names a content hash, nothing of the database
+        return str(exc)
+    if isinstance(exc, E.TransientStoreError) and exc.outcome_unknown:
+        return (
+            "the database connection broke while a write was committing: whether it took "
+            "effect is unknown; read it back before trying again"
+        )
+    if isinstance(exc, E.TransientStoreError):
+        return "the database does not answer (the server retried it); try again"
+    return "the store failed (the server's log has the cause); try again or tell its operator"
 
 
 def error_response(

@@ -16,6 +16,7 @@ from airfoil.core.records import Param, Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, get_head, get_record, own_only
+from airfoil.server._idempotency import launch_once
 from airfoil.server._tenancy import MayRead
 from airfoil.server._uploads import uploaded_list, uploaded_value
 from airfoil.types import InputBinder
@@ -74,25 +75,37 @@ def check_launch(domain: str, run_name: str | None) -> None:
 
 
 def launch(
-    d: Deps, project: str, domain: str, req: LaunchRequest, may_read: MayRead = own_only
-) -> ExecutionSummary:
-    """Launch a registered version (the newest if none is named) with JSON inputs."""
+    d: Deps,
+    project: str,
+    domain: str,
+    req: LaunchRequest,
+    may_read: MayRead = own_only,
+    idempotency_key: str | None = None,
+) -> tuple[ExecutionSummary, bool]:
+    """Launch a registered version (the newest if none is named) with JSON inputs; the
+    execution's summary, and whether it was launched now (False: the execution
+    ``idempotency_key`` launched before, :mod:`~airfoil.server._idempotency`)."""
     check_launch(domain, req.name)
-    row, spec = d.launch_specs.get(project, req.entity, req.version)
-    values = convert_json_inputs(d, spec, req.inputs, project, may_read)
-    labels = dict(req.labels)
-    labels["airfoil.package"] = row.package
-    state = d.launcher.launch(
-        spec,
-        values,
-        project=project,
-        domain=domain,
-        name=req.name,
-        code_root=package_ref(row.package, d.blob_url),
-        labels=labels,
-    )
-    d.launched()
-    return cv.summary_out(state.execution)
+
+    def launch_now(idempotency: tuple[str, str]) -> ExecutionSummary:
+        row, spec = d.launch_specs.get(project, req.entity, req.version)
+        values = convert_json_inputs(d, spec, req.inputs, project, may_read)
+        labels = dict(req.labels)
+        labels["airfoil.package"] = row.package
+        state = d.launcher.launch(
+            spec,
+            values,
+            project=project,
+            domain=domain,
+            name=req.name,
+            code_root=package_ref(row.package, d.blob_url),
+            labels=labels,
+            idempotency=idempotency,
+        )
+        d.launched()
+        return cv.summary_out(state.execution)
+
+    return launch_once(d, project, idempotency_key, launch_now, (domain, req, ""))
 
 
 def relaunch(d: Deps, project: str, execution_id: str) -> ExecutionSummary:

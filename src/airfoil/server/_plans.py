@@ -24,6 +24,7 @@ from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, own_only
+from airfoil.server._idempotency import launch_once
 from airfoil.server._launching import check_launch, json_binder, upload_references
 from airfoil.server._registration import check_registered_spec
 from airfoil.server._registry import LaunchPlanRow
@@ -132,11 +133,31 @@ def launch(
     name: str,
     req: LaunchPlanLaunchRequest,
     may_read: MayRead = own_only,
+    idempotency_key: str | None = None,
+) -> tuple[ExecutionSummary, bool]:
+    """Launch a registered plan: the request's JSON inputs merged with the plan's; its
+    summary and whether it was launched now (as :func:`~airfoil.server._launching.launch`
+    takes an ``Idempotency-Key``)."""
+    check_launch(domain, req.name)
+
+    def launch_now(idempotency: tuple[str, str]) -> ExecutionSummary:
+        return _launch_plan(d, project, domain, name, req, may_read, idempotency)
+
+    target = f"launch plan {name}"
+    return launch_once(d, project, idempotency_key, launch_now, (domain, req, target))
+
+
+def _launch_plan(
+    d: Deps,
+    project: str,
+    domain: str,
+    name: str,
+    req: LaunchPlanLaunchRequest,
+    may_read: MayRead,
+    idempotency: tuple[str, str],
 ) -> ExecutionSummary:
-    """Launch a registered plan: the request's JSON inputs merged with the plan's."""
     from airfoil.engine.launch_plans import launch_values, plan_labels
 
-    check_launch(domain, req.name)
     row = d.registry.get_launch_plan(project, name, req.version)
     spec = _spec(row)
     iface = spec.workflow.interface
@@ -160,6 +181,7 @@ def launch(
         name=req.name,
         code_root=package_ref(row.package, d.blob_url),
         labels=plan_labels(spec, labels),
+        idempotency=idempotency,
     )
     d.launched()
     return cv.summary_out(state.execution)

@@ -29,6 +29,8 @@ from airfoil.wire import (
 )
 
 __all__ = [
+    "EVENTS_PAGE",
+    "EVENTS_PAGE_MAX",
     "SEARCH_WINDOW",
     "cache_entries",
     "events",
@@ -45,6 +47,12 @@ log = logging.getLogger("airfoil.server")
 
 #: The largest event sequence number a store holds (signed 64-bit).
 _SEQ_MAX = 2**63 - 1
+
+#: Events in a page of an execution's log unless the client asks for fewer or more (``limit``):
+#: an execution of 1,000 tasks logs ~6,000, which were all read, decoded and sent at once.
+EVENTS_PAGE = 1000
+#: The most a client may ask for in one page.
+EVENTS_PAGE_MAX = 10_000
 
 
 SEARCH_WINDOW = 5000
@@ -214,21 +222,33 @@ def value_export(d: Deps, value: Value, as_format: str | None) -> tuple[bytes, s
     )
 
 
-def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
+def events(
+    d: Deps, project: str, execution_id: str, after: int, limit: int = EVENTS_PAGE
+) -> EventList:
+    """A page of the event log: the first ``limit`` events after seq ``after``. A full page
+    names the ``after`` of the next one in ``next_after`` (which may then be empty); a
+    shorter one is the log's end so far (``next_after`` None)."""
     rec = get_head(d, project, execution_id)
     # Stores number events with signed 64-bit integers: nothing comes after the largest,
     # the page a waiting client asks for (the phase alone), so that page reads no events.
     bad: list[UnreadableRecordError] = []  # left out of the page, named in it
     if after < _SEQ_MAX:
-        evs = d.meta.get_events(execution_id, after_seq=after, on_unreadable=bad.append)
+        evs = d.meta.get_events(execution_id, after, limit=limit, on_unreadable=bad.append)
     else:
         evs = []
+    next_after = None
+    if len(evs) + len(bad) >= limit:  # a full page (undecodable events count toward it)
+        if evs:
+            next_after = evs[-1].seq
+        else:  # every one undecodable, so no seq to go on from: the rest of the log whole
+            evs = d.meta.get_events(execution_id, after, on_unreadable=bad.append)
     items = [cv.event_out(e) for e in evs]
     names = ExecutionNames(d.meta, project)
     names.remember(rec.id, rec.display_name, rec.domain)
     for ev in items:
         ev.cause = names.text(ev.cause)  # another project's execution is never named
-    return EventList(items=items, phase=rec.phase, unreadable=cv.unreadable_outs(bad))
+    unreadable = cv.unreadable_outs(bad)
+    return EventList(items=items, phase=rec.phase, unreadable=unreadable, next_after=next_after)
 
 
 def logs(

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,8 @@ from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
 from airfoil.server._cache_explain import cache_explanation
 from airfoil.server._graph import graph_json
+from airfoil.server._idempotency import IDEMPOTENCY_KEY_PATTERN
+from airfoil.server._reading import EVENTS_PAGE, EVENTS_PAGE_MAX
 from airfoil.server._route_order import hot_first
 from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
@@ -74,6 +76,9 @@ _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 _REF_MAX = 100
 _DOMAIN_MAX = 50
 _Domain = Annotated[str, Path(max_length=_DOMAIN_MAX)]
+#: A launch's ``Idempotency-Key`` (:mod:`~airfoil.server._idempotency`), and its retry's answer.
+_IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)]
+_REPLAYED = {200: {"model": ExecutionSummary, "description": "its Idempotency-Key's run"}}
 _Name = Annotated[str, Path(max_length=300)]
 _Version = Annotated[str, Path(max_length=200)]
 _NodeId = Annotated[str, Path(max_length=1000)]
@@ -324,15 +329,27 @@ def get_version(
     "runner",
     response_model=ExecutionSummary,
     status_code=201,
+    responses=_REPLAYED,
 )
 def launch(
-    project: _Project, domain: _Domain, body: LaunchRequest, d: Deps, who: Runner
+    project: _Project,
+    domain: _Domain,
+    body: LaunchRequest,
+    d: Deps,
+    who: Runner,
+    idempotency_key: _IdemKey = None,
 ) -> ExecutionSummary:
-    """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
-    summary = svc.launch(d, project, domain, body, may_read(who))
-    # Encoded here: a model returned is validated again on a third hop to the thread pool.
+    """Launch a registered task or workflow with JSON inputs (checked against its interface).
+    With an ``Idempotency-Key`` (per project), the same request again within 24 hours gets
+    its execution (200, ``Idempotent-Replayed: true``); another request is a 422."""
+    return _launched(*svc.launch(d, project, domain, body, may_read(who), idempotency_key))
+
+
+def _launched(summary: ExecutionSummary, created: bool) -> ExecutionSummary:
+    """201, or 200 to a retry under its key (encoded here: not validated on another hop)."""
+    status, headers = (201, None) if created else (200, {"Idempotent-Replayed": "true"})
     data = summary.model_dump_json()
-    return Response(data, status_code=201, media_type="application/json")  # type: ignore[return-value]
+    return Response(data, status, headers, media_type="application/json")  # type: ignore[return-value]
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
@@ -529,9 +546,11 @@ def events(
     d: Deps,
     _: Viewer,
     after: Annotated[int, Query(ge=0, le=_SEQ_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = EVENTS_PAGE,
 ) -> EventList:
-    """The event log (phase changes with causes) after a sequence number."""
-    page = svc.events(d, project, execution_id, after)
+    """A page of the event log (phase changes with causes): the first ``limit`` events after
+    sequence number ``after``; a full page names the next page's ``after`` in ``next_after``."""
+    page = svc.events(d, project, execution_id, after, limit)
     # Encoded here: a model returned is validated again on another hop to the thread pool
     # (a client waiting for an execution asks for this page every few tens of ms).
     return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
@@ -593,7 +612,7 @@ def _events_for(
 ) -> EventList:
     """:func:`svc.events` for the caller of ``request`` if its key may still read them."""
     require(authenticate(request, d.registry, d.clock.now()), project, "viewer")
-    return svc.events(d, project, execution_id, after)
+    return svc.events(d, project, execution_id, after, EVENTS_PAGE_MAX)
 
 
 @_route(
@@ -690,6 +709,7 @@ def get_launch_plan(project: _Project, name: _Name, d: Deps, _: Viewer) -> Launc
     "runner",
     response_model=ExecutionSummary,
     status_code=201,
+    responses=_REPLAYED,
 )
 def launch_launch_plan(
     project: _Project,
@@ -698,9 +718,11 @@ def launch_launch_plan(
     body: LaunchPlanLaunchRequest,
     d: Deps,
     who: Runner,
+    idempotency_key: _IdemKey = None,
 ) -> ExecutionSummary:
-    """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422)."""
-    return plans.launch(d, project, domain, name, body, may_read(who))
+    """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422). An
+    ``Idempotency-Key`` is taken as by the launch route."""
+    return _launched(*plans.launch(d, project, domain, name, body, may_read(who), idempotency_key))
 
 
 @_route(

@@ -13,7 +13,13 @@ from airfoil.core.errors import ConflictError
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import StoreBatch
 
-__all__ = ["ExecutionIdTaken", "execution_taken", "launch_taken"]
+__all__ = [
+    "ExecutionIdTaken",
+    "IdempotencyKeyTaken",
+    "execution_taken",
+    "idempotency_taken",
+    "launch_taken",
+]
 
 
 def execution_taken(project: str, domain: str, shown: str) -> ConflictError:
@@ -43,3 +49,24 @@ def launch_taken(batch: StoreBatch) -> ExecutionIdTaken | None:
     if not any((e.kind, e.execution_id, e.seq, e.to_phase) == first for e in batch.events):
         return None
     return ExecutionIdTaken(str(execution_taken(ex.project, ex.domain, ex.display_name)))
+
+
+class IdempotencyKeyTaken(ConflictError):
+    """A launch's batch found its idempotency key held by another execution of its project
+    (a launch with that key that won the race): nothing of it was written. The server reads
+    the holder and answers with it (or refuses a different request under the same key)."""
+
+    def __init__(self, project: str, key: str) -> None:
+        super().__init__(
+            f"the idempotency key {key!r} already launched an execution in project {project!r}"
+        )
+        self.project = project
+        self.key = key
+
+
+def idempotency_taken(batch: StoreBatch) -> IdempotencyKeyTaken | None:
+    """:class:`IdempotencyKeyTaken` for a batch that launches an execution with a key."""
+    ex = batch.execution
+    if ex is None or not ex.idempotency_key:
+        return None
+    return IdempotencyKeyTaken(ex.project, ex.idempotency_key)

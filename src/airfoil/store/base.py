@@ -168,6 +168,16 @@ class MetaStore(CacheScopeStore, ControlInbox, SchedulingStore, ObservabilitySto
             names[eid] = (head.display_name, head.domain)
         return names
 
+    @abc.abstractmethod
+    def idempotent_launch(self, project: str, key: str) -> str | None:
+        """The id of the execution of ``project`` that holds idempotency key ``key`` (the
+        launch request that made it sent it), None if none holds it."""
+
+    @abc.abstractmethod
+    def release_idempotency_key(self, execution_id: str, key: str) -> bool:
+        """Let execution ``execution_id`` hold ``key`` no longer (its server's retention
+        window for it passed), so a new launch may use it; whether it held it."""
+
     def name_taken(self, project: str, domain: str, name: str) -> bool:
         """Whether an execution of ``project`` and ``domain`` is named ``name``."""
         return any(r[1] == domain and r[2] == name for r in self.find_executions(project, name))
@@ -349,10 +359,12 @@ class MetaStore(CacheScopeStore, ControlInbox, SchedulingStore, ObservabilitySto
         execution_id: str,
         after_seq: int = 0,
         *,
+        limit: int | None = None,
         on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
-        """Events of an execution with ``seq > after_seq``, ordered by ``seq``
-        (``on_unreadable``: as in :meth:`get_nodes`)."""
+        """Events of an execution with ``seq > after_seq``, ordered by ``seq``: the first
+        ``limit`` of them, or all with None (``on_unreadable``: as in :meth:`get_nodes`; an
+        unreadable event counts toward ``limit``)."""
 
     # --- cache --------------------------------------------------------------------------
 

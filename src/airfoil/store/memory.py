@@ -41,7 +41,7 @@ from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store._records import ExecutionDecoder, record_json
-from airfoil.store._taken import execution_taken, launch_taken
+from airfoil.store._taken import IdempotencyKeyTaken, execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
@@ -109,6 +109,8 @@ class MemoryMetaStore(
         self._executions: dict[str, _ExecutionRow] = {}
         #: (project, domain, name) of every execution: names are unique within those
         self._names: set[tuple[str, str, str]] = set()
+        #: (project, idempotency key) -> the execution that holds it (as SQL's unique index)
+        self._keys: dict[tuple[str, str], str] = {}
         self._nodes: dict[str, dict[str, bytes]] = {}
         self._attempts: dict[str, dict[tuple[str, int], bytes]] = {}
         self._events: dict[str, dict[int, bytes]] = {}
@@ -149,6 +151,8 @@ class MemoryMetaStore(
                 named = (execution.project, execution.domain, execution.display_name)
                 if named in self._names:
                     raise execution_taken(*named)
+                if (execution.project, execution.idempotency_key) in self._keys:
+                    raise IdempotencyKeyTaken(execution.project, execution.idempotency_key)
             elif execution is not None and (taken := launch_taken(batch)) is not None:
                 raise taken  # its id launched by another launch first
             seen: set[tuple[str, int]] = set()
@@ -168,6 +172,8 @@ class MemoryMetaStore(
                     row.name = old.name  # written by the launch only, as in SQL
                 else:
                     self._names.add((row.project, row.domain, row.name))
+                    if execution.idempotency_key:
+                        self._keys[(row.project, execution.idempotency_key)] = execution.id
                 known[execution.id] = row
                 if spec_data is not None:
                     self._specs[execution.id] = spec_data
@@ -193,6 +199,19 @@ class MemoryMetaStore(
         if data is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return decode_one("execution", data, partial(self._decoder.decode, spec=spec))
+
+    def idempotent_launch(self, project: str, key: str) -> str | None:
+        with self._lock:
+            return self._keys.get((project, key))
+
+    def release_idempotency_key(self, execution_id: str, key: str) -> bool:
+        with self._lock:
+            row = self._executions.get(execution_id)
+            held = row is not None and self._keys.get((row.project, key)) == execution_id
+            if held:
+                assert row is not None
+                del self._keys[(row.project, key)]
+            return held
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
         with self._lock:
@@ -323,14 +342,19 @@ class MemoryMetaStore(
         execution_id: str,
         after_seq: int = 0,
         *,
+        limit: int | None = None,
         on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
+        if limit is not None:
+            check_page(limit)
         with self._lock:
             items = sorted(
                 (seq, data)
                 for seq, data in self._events.get(execution_id, {}).items()
                 if seq > after_seq
             )
+        if limit is not None:
+            items = items[:limit]
         return decode_parts("event", (d for _, d in items), _EVENT.decode, on_unreadable)
 
     # --- cache --------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from airfoil.core.records import (
     WorkflowSpec,
     execution_head,
 )
+from airfoil.store._taken import IdempotencyKeyTaken
 from airfoil.store.base import MetaStore
 from airfoil.testing.blob_conformance import BlobStoreConformance
 from airfoil.testing.meta_concurrency_conformance import MetaStoreConcurrencyConformance
@@ -410,6 +411,49 @@ class MetaStoreConformance(MetaStoreConcurrencyConformance):
         assert [e.seq for e in store.get_events("e1")] == [1, 2, 3, 4, 5, 10]
         assert [e.seq for e in store.get_events("e1", after_seq=3)] == [4, 5, 10]
         assert store.get_events("e1", after_seq=10) == []
+
+    def test_an_idempotency_key_launches_once_per_project(self, store: MetaStore) -> None:
+        first = make_execution("e1", phase="queued", idempotency_key="k1")
+        store.write(StoreBatch(execution=first, events=[make_event("e1", 1)]))
+        assert store.idempotent_launch("proj", "k1") == "e1"
+        assert store.idempotent_launch("other", "k1") is None
+        again = make_execution("e2", phase="queued", idempotency_key="k1")
+        with pytest.raises(IdempotencyKeyTaken) as caught:
+            store.write(StoreBatch(execution=again, events=[make_event("e2", 1)]))
+        assert (caught.value.project, caught.value.key) == ("proj", "k1")
+        with pytest.raises(NotFoundError):
+            store.get_execution("e2")  # nothing of the refused batch
+        # another project's key never matches; no key at all never clashes
+        store.write(
+            StoreBatch(execution=make_execution("e3", project="other", idempotency_key="k1"))
+        )
+        store.write(StoreBatch(execution=make_execution("e4", idempotency_key="")))
+        store.write(StoreBatch(execution=make_execution("e5", idempotency_key="")))
+        assert store.idempotent_launch("other", "k1") == "e3"
+        assert store.idempotent_launch("proj", "") is None
+        # a later write of the execution keeps its key (written by the launch only)
+        store.write(
+            StoreBatch(execution=make_execution("e1", phase="succeeded", idempotency_key=""))
+        )
+        assert store.idempotent_launch("proj", "k1") == "e1"
+        # released (past the retention window): a new launch may take it
+        assert not store.release_idempotency_key("e1", "k2")
+        assert store.release_idempotency_key("e1", "k1")
+        assert not store.release_idempotency_key("e1", "k1")
+        assert store.idempotent_launch("proj", "k1") is None
+        store.write(StoreBatch(execution=again, events=[make_event("e2", 1)]))
+        assert store.idempotent_launch("proj", "k1") == "e2"
+
+    def test_events_come_in_pages_of_limit(self, store: MetaStore) -> None:
+        store.write(
+            StoreBatch(execution=make_execution(), events=[make_event(seq=s) for s in range(1, 8)])
+        )
+        assert [e.seq for e in store.get_events("e1", limit=3)] == [1, 2, 3]
+        assert [e.seq for e in store.get_events("e1", after_seq=3, limit=3)] == [4, 5, 6]
+        assert [e.seq for e in store.get_events("e1", after_seq=6, limit=3)] == [7]
+        assert store.get_events("e1", after_seq=2, limit=0) == []
+        with pytest.raises(ConfigError, match="limit=-1"):
+            store.get_events("e1", limit=-1)
 
     def _many_executions(self, store: MetaStore) -> list[ExecutionRecord]:
         records = []

@@ -153,8 +153,10 @@ def make_execution(
     workflow: str = "mod.wf",
     phase: str = "running",
     name: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ExecutionRecord:
-    """An execution record with every field set (its name: ``run-<id>`` unless given)."""
+    """An execution record with every field set (its name: ``run-<id>`` unless given; its
+    idempotency key ``key-<id>`` unless given)."""
     return ExecutionRecord(
         id=execution_id,
         workflow=workflow,
@@ -174,6 +176,8 @@ def make_execution(
         labels={"team": "ml", "\u00e9": ""},
         schema_version=1,
         name=f"run-{execution_id}" if name is None else name,
+        idempotency_key=f"key-{execution_id}" if idempotency_key is None else idempotency_key,
+        request_digest="d1g3st",
     )
 
 

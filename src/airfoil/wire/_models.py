@@ -480,12 +480,14 @@ class EventOut(_Response):
 
 
 class EventList(_Response):
-    """Events after a seq. ``unreadable``: the stored events of that range that no longer
-    decode, left out of ``items``."""
+    """A page of events after a seq. ``unreadable``: the stored events of that range that no
+    longer decode, left out of ``items``. ``next_after``: on a full page, the ``after`` of the
+    next (which may be empty); None when the page reached the end of the log so far."""
 
     items: list[EventOut]
     phase: str
     unreadable: list[UnreadableOut] = []
+    next_after: int | None = None
 
 
 class LogOut(_Response):

@@ -103,6 +103,22 @@ def test_a_launch_merges_inputs_and_a_fixed_override_is_a_422(client: Any, plans
     assert unknown.value.status == 404
 
 
+def test_a_plan_launch_with_an_idempotency_key_launches_once(client: Any, plans: Any) -> None:
+    """On integ the plan's launch route ignored the header: each retry launched again."""
+    client.register([plans.tripled])
+    first = client.launch_plan("tripled", {"n": 5}, idempotency_key="plan-run-1")
+    again = client.launch_plan("tripled", {"n": 5}, idempotency_key="plan-run-1")
+    assert again.id == first.id
+    assert client.list().total == 1
+    with pytest.raises(ApiCallError) as other:
+        client.launch_plan("tripled", {"n": 6}, idempotency_key="plan-run-1")
+    assert (other.value.status, other.value.code) == (422, "idempotency_key_reused")
+    with pytest.raises(ApiCallError) as plain:  # the same key on the plain launch route
+        client.launch(plans.scaled, {"n": 5, "factor": 3}, idempotency_key="plan-run-1")
+    assert plain.value.code == "idempotency_key_reused"
+    assert client.list().total == 1
+
+
 def test_an_activated_schedule_fires_on_the_server(
     client: Any, plans: Any, server: Running
 ) -> None:

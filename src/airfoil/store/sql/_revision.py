@@ -32,6 +32,7 @@ KNOWN_REVISIONS = (
     "0019",
     "0020",
     "0021",
+    "0022",
 )
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -21,6 +21,7 @@ from airfoil.core.records import (
     execution_head,
 )
 from airfoil.store._records import record_json
+from airfoil.store.base import check_page
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "cache_row",
     "event_arrays",
     "event_row",
+    "events_params",
     "execution_row",
     "fenced_params",
     "node_arrays",
@@ -49,7 +51,16 @@ def execution_row(ex: ExecutionRecord) -> dict[str, Any]:
         "record": record_json(ex).decode(),  # its spec apart (``execution_specs``, written once)
         "head": encode_json(execution_head(ex)).decode(),
         "name": ex.name or ex.id,
+        "idempotency_key": ex.idempotency_key or None,
     }
+
+
+def events_params(execution_id: str, after_seq: int, limit: int | None) -> dict[str, Any]:
+    """The parameters of ``get_events`` (``limit`` None) or ``get_events_page``."""
+    if limit is None:
+        return {"eid": execution_id, "after": after_seq}
+    check_page(limit)
+    return {"eid": execution_id, "after": after_seq, "limit": limit, "offset": 0}
 
 
 def node_row(n: NodeRecord) -> dict[str, Any]:
@@ -151,7 +162,8 @@ def fenced_params(
         if ex.id != eid or not spec_stored(ex):
             return None
         row = execution_row(ex)
-        del row["id"], row["name"]  # the key, and the name: written by the launch only
+        # the key, the name and the idempotency key: written by the launch only
+        del row["id"], row["name"], row["idempotency_key"]
         params.update(row)
     kinds = ""
     # Every record must be the leased execution's (checked on all of them first, so the

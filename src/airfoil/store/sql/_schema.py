@@ -101,6 +101,11 @@ executions = sa.Table(
     # names it).
     sa.Column("name", KEY, nullable=False, server_default=""),
     sa.Index("ux_executions_project_name_domain", "project", "name", "domain", unique=True),
+    # The ``Idempotency-Key`` of the launch request that made it (revision 0022): unique
+    # within its project while the server keeps it (NULL: none, or released past the
+    # server's retention window). Written by the insert only.
+    sa.Column("idempotency_key", KEY, nullable=True),
+    sa.Index("ux_executions_project_idempotency_key", "project", "idempotency_key", unique=True),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "project", "domain", "created_at", "id"),
     sa.Index(None, "workflow", "created_at", "id"),

@@ -101,12 +101,13 @@ class _Builder:
             self._insert = pg_insert
         ex, ce, cr = s.executions, s.cache_entries, s.cache_reservations
 
-        # ``name`` is written by the insert only: it never changes (revision 0019).
+        # ``name`` is written by the insert only: it never changes (revision 0019); so is
+        # ``idempotency_key`` (0022), which only its release clears.
         sql["upsert_execution"] = self._upsert(
             ex,
             ("id", "project", "domain", "workflow", "phase", "created_at", "record", "head"),
             ("id",),
-            insert_only=("name",),
+            insert_only=("name", "idempotency_key"),
         )
         # An execution's spec (revision 0021): written where the store has not written or
         # read that spec of it (``SqlMetaStore._spec_rows``); a rewrite only if it changed.
@@ -187,6 +188,14 @@ class _Builder:
                 found.where(ex.c.id == _bp("ref2"), ex.c.project == _bp("project2")),
             )
         )
+        # Idempotent launches (revision 0022): the holder of a project's key, its release.
+        key_of = (ex.c.project == _bp("project"), ex.c.idempotency_key == _bp("key"))
+        sql["idempotent_launch"] = self._compile(sa.select(ex.c.id).where(*key_of))
+        sql["release_idempotency_key"] = self._compile(
+            sa.update(ex)
+            .where(ex.c.id == _bp("id"), ex.c.idempotency_key == _bp("key"))
+            .values(idempotency_key=sa.null())
+        )
         # The projects that have executions, by a skip scan of the name index (one index
         # seek a project, not a read of every execution: neither backend skips by itself).
         first = sa.select(sa.func.min(ex.c.project).label("name")).cte("p", recursive=True)
@@ -207,11 +216,15 @@ class _Builder:
         sql["get_node_attempts"] = self._compile(
             attempts.where(a.c.node_id == _bp("nid")).order_by(a.c.attempt)
         )
-        sql["get_events"] = self._compile(
+        events = (
             sa.select(e.c.record)
             .where(e.c.execution_id == _bp("eid"), e.c.seq > _bp("after", type_=sa.BigInteger))
             .order_by(e.c.seq)
         )
+        sql["get_events"] = self._compile(events)
+        # a page of them (SQLite renders LIMIT with an OFFSET: an explicit one, always 0)
+        page = events.limit(_bp("limit", type_=sa.Integer)).offset(_bp("offset", type_=sa.Integer))
+        sql["get_events_page"] = self._compile(page)
         self._views(head)
 
         sql["get_cache"] = self._compile(sa.select(ce.c.record).where(ce.c.key == _bp("key")))

@@ -30,7 +30,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 from airfoil.core.errors import (
-    ConflictError,
     InvalidInputError,
     NotFoundError,
     StoreError,
@@ -48,7 +47,6 @@ from airfoil.core.records import (
     StoreBatch,
 )
 from airfoil.store._records import ExecutionDecoder
-from airfoil.store._taken import execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import (
     ExecutionView,
@@ -65,11 +63,11 @@ from airfoil.store.sql._connect import (
     EngineConnector,
     SqliteConnector,
     create_engine,
-    integrity_kind,
     parse_url,
     sqlite_path,
 )
 from airfoil.store.sql._control import SqlControlInbox
+from airfoil.store.sql._idempotency import SqlIdempotencyKeys, batch_refused
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_leases import take_lease
@@ -80,6 +78,7 @@ from airfoil.store.sql._rows import (
     cache_row,
     event_arrays,
     event_row,
+    events_params,
     execution_row,
     fenced_params,
     node_arrays,
@@ -112,6 +111,7 @@ _Report = OnUnreadable | None
 
 
 class SqlMetaStore(
+    SqlIdempotencyKeys,
     SqlCacheStore,
     SqlCacheScopeStore,
     SqlControlInbox,
@@ -522,24 +522,10 @@ class SqlMetaStore(
             raise missing_execution(min(missing))  # rolled back by the caller
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
-        kind = integrity_kind(exc)
-        names = ("ux_executions_project_name_domain", "executions.name")
-        ex = batch.execution
-        if kind == "unique" and ex is not None and any(t in str(exc) for t in names):
-            return execution_taken(ex.project, ex.domain, ex.display_name)
-        if kind == "unique":  # a launch's own id taken by a launch that won the race
-            return launch_taken(batch) or ConflictError(
-                f"an event seq of the batch already exists ({exc}); nothing of the batch was "
-                "written"
-            )
-        if kind == "foreign_key":
-            referenced = {n.execution_id for n in batch.nodes}
-            referenced.update(a.execution_id for a in batch.attempts)
-            referenced.update(e.execution_id for e in batch.events)
-            for eid in sorted(referenced):
-                if not self._read(self._s.execution_exists, {"id": eid}, "checking executions"):
-                    return missing_execution(eid)
-        return StoreError(f"writing a batch failed on {self.url}: {exc}")
+        def exists(eid: str) -> bool:
+            return bool(self._read(self._s.execution_exists, {"id": eid}, "checking executions"))
+
+        return batch_refused(exc, batch, exists, self.url)
 
     # --- executions ---------------------------------------------------------------------
 
@@ -699,10 +685,15 @@ class SqlMetaStore(
         return decode_parts("attempt", (r[0] for r in rows), _ATTEMPT.decode, on_unreadable)
 
     def get_events(
-        self, execution_id: str, after_seq: int = 0, *, on_unreadable: OnUnreadable | None = None
+        self,
+        execution_id: str,
+        after_seq: int = 0,
+        *,
+        limit: int | None = None,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[EventRecord]:
-        params = {"eid": execution_id, "after": after_seq}
-        rows = self._read(self._s.get_events, params, "reading events")
+        sql = self._s.get_events if limit is None else self._s.get_events_page
+        rows = self._read(sql, events_params(execution_id, after_seq, limit), "reading events")
         return decode_parts("event", (r[0] for r in rows), _EVENT.decode, on_unreadable)
 
     def view_execution(
