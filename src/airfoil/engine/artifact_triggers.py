@@ -221,16 +221,22 @@ def activate_trigger(
 
 
 def launch_version(
-    engine: Engine, types: TypeEngine, record: ScheduleRecord, version: ArtifactVersion
+    engine: Engine,
+    types: TypeEngine,
+    record: ScheduleRecord,
+    version: ArtifactVersion,
+    eid: str | None = None,
 ) -> TriggerFiring:
     """Launch (without driving) the plan's execution for ``version``, with its deterministic
-    id; an existing execution of that id is left alone."""
+    id (``eid`` where the caller has found it already, as :func:`fire_trigger`'s claim did);
+    an existing execution of that id is left alone."""
     spec = record.spec
     trigger = validate_trigger(spec)
-    try:
-        eid = firing_id(engine.meta, record, version)
-    except ConflictError as exc:
-        return TriggerFiring(record.name, version.name, version.version, "", False, str(exc))
+    if eid is None:
+        try:
+            eid = firing_id(engine.meta, record, version)
+        except ConflictError as exc:
+            return TriggerFiring(record.name, version.name, version.version, "", False, str(exc))
 
     def firing(launched: bool, error: str = "") -> TriggerFiring:
         return TriggerFiring(record.name, version.name, version.version, eid, launched, error)
@@ -269,12 +275,13 @@ def fire_trigger(
     artifacts: ArtifactStore,
     record: ScheduleRecord,
     now: float,
-    launch: Callable[[ScheduleRecord, ArtifactVersion], TriggerFiring],
+    launch: Callable[[ScheduleRecord, ArtifactVersion, str | None], TriggerFiring],
     *,
     meta: MetaStore,
 ) -> list[TriggerFiring]:
     """Claim, in order, the versions of ``record``'s artifact newer than its cursor, and
-    ``launch`` each claimed version that matches the trigger's partitions (``meta``: where
+    ``launch`` each claimed version that matches the trigger's partitions with the id claimed
+    for it (None where every id is another project's: the launch says why; ``meta``: where
     the executions are, for each firing's id).
 
     Returns the firings this caller claimed and launched (or tried to)."""
@@ -307,5 +314,5 @@ def fire_trigger(
             break  # another loop claimed it (or the trigger changed): it owns what follows
         cursor = version.version
         if fires:
-            out.append(launch(record, version))
+            out.append(launch(record, version, eid or None))
     return out

@@ -231,10 +231,12 @@ class SchedulerLoop:
                 )
         return out
 
-    def _on_version(self, record: ScheduleRecord, version: ArtifactVersion) -> TriggerFiring:
+    def _on_version(
+        self, record: ScheduleRecord, version: ArtifactVersion, eid: str | None
+    ) -> TriggerFiring:
         from airfoil.engine.artifact_triggers import launch_version
 
-        firing = launch_version(self._engine(record), self._types(), record, version)
+        firing = launch_version(self._engine(record), self._types(), record, version, eid)
         ref = f"{version.name}:{version.version}"
         if firing.error:
             log.error("trigger %s on %s: %s", record.name, ref, firing.error)
@@ -385,7 +387,9 @@ class SchedulerLoop:
         )
 
     def _launch(self, record: ScheduleRecord, instant: float, eid: str) -> Firing:
-        firing = launch_instant(self._engine(record), self._types(), record, instant)
+        # The id claimed is the launch's (one read of the id's holder fewer); "" (every id
+        # another project's) has the launch find out again, and say why.
+        firing = launch_instant(self._engine(record), self._types(), record, instant, eid or None)
         if firing.error:
             log.error("schedule %s at %s: %s", record.name, _iso(instant), firing.error)
         elif not firing.launched:
@@ -472,15 +476,21 @@ def firing_id(meta: MetaStore, record: ScheduleRecord, instant: float) -> str:
 
 
 def launch_instant(
-    engine: Engine, types: TypeEngine, record: ScheduleRecord, instant: float
+    engine: Engine,
+    types: TypeEngine,
+    record: ScheduleRecord,
+    instant: float,
+    eid: str | None = None,
 ) -> Firing:
     """Launch (without driving) the firing of ``record`` at ``instant``, with its
-    deterministic id; an existing execution of that id is left alone."""
+    deterministic id (``eid`` where the caller has found it already, as the claim did: see
+    :func:`firing_id`); an existing execution of that id is left alone."""
     spec = record.spec
-    try:
-        eid = firing_id(engine.meta, record, instant)
-    except ConflictError as exc:
-        return Firing(record.name, instant, "", launched=False, error=str(exc))
+    if eid is None:
+        try:
+            eid = firing_id(engine.meta, record, instant)
+        except ConflictError as exc:
+            return Firing(record.name, instant, "", launched=False, error=str(exc))
     try:
         engine.meta.get_execution(eid)
         return Firing(record.name, instant, eid, launched=False)

@@ -10,6 +10,7 @@ Without a key on a server that has keys, it is 401 like every route.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import APIRouter, Request
 
@@ -47,8 +48,12 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
     readable = may_read(who)
     names: dict[str, ExecutionNames] = {}
     queue = []
-    others = [row.item for row in view.queue if not readable(row.item.project)]
-    unnamed = [f"{item.execution_id}/{item.node_id}" for item in others]
+    unnamed: set[str] = set()  # the attempts of projects ``who`` may not read
+    hidden = 0
+    for row in view.queue:
+        if not readable(row.item.project):
+            unnamed.add(f"{row.item.execution_id}/{row.item.node_id}")
+            hidden += 1
     for row in view.queue:
         item = row.item
         if not readable(item.project):
@@ -106,20 +111,29 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
                 hidden=len(r.running) - len(mine),
             )
         )
-    return ClusterOut(nodes=nodes, queue=queue, live=view.live, hidden=len(unnamed))
+    return ClusterOut(nodes=nodes, queue=queue, live=view.live, hidden=hidden)
 
 
 #: What a reason says in place of an attempt of a project the key may not read.
 _OTHERS = "another project's attempt"
 
 
-def _unnamed(reason: str, hidden: list[str]) -> str:
+#: A name a reason quotes: the scheduler writes each attempt it names with ``!r``.
+_NAMED = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
+
+
+def _unnamed(reason: str, hidden: set[str]) -> str:
     """``reason`` without the attempts of ``hidden`` (the scheduler names the head an
-    attempt waits behind, or the gang it keeps room for, whichever project's it is)."""
-    for ref in hidden:
-        if ref in reason:
-            reason = reason.replace(repr(ref), _OTHERS).replace(ref, _OTHERS)
-    return reason
+    attempt waits behind, or the gang it keeps room for, whichever project's it is): one
+    pass over the names it quotes, whatever the length of the queue."""
+    if not hidden or ("'" not in reason and '"' not in reason):
+        return reason
+
+    def name(m: re.Match[str]) -> str:
+        quoted = m.group(1) if m.group(1) is not None else m.group(2)
+        return _OTHERS if quoted in hidden else m.group(0)
+
+    return _NAMED.sub(name, reason)
 
 
 ROUTE_ROLES[("GET", API_PREFIX + "/cluster")] = "any"
