@@ -342,10 +342,18 @@ def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Pat
         return stopped(x=quick(x=x))
 
     rt, engine = _inline_engine(tmp_path, journal_max_s=60.0)
+    # A run started in a script's background job inherits SIGINT ignored: Ctrl-C as at a
+    # terminal, for this test.
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
         with pytest.raises(KeyboardInterrupt):
             engine.drive(rec.id)
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            ignored = False
         nodes = {n.node_id: n.phase for n in rt.meta.get_nodes(rec.id)}
         assert nodes == {"n0": "succeeded", "n1": "running"}
         assert rt.meta.get_lease(rec.id) is None  # given back: a resume may carry it on
@@ -354,6 +362,8 @@ def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Pat
         assert rt.engine(settings=engine.settings).drive(rec.id).phase == "succeeded"
         assert calls == ["quick", "stopped", "stopped"]
     finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         rt.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import NamedTuple
 
 import pandas as pd
@@ -238,5 +239,24 @@ def test_a_tasks_own_keyboard_interrupt_is_its_failure_not_a_ctrl_c() -> None:
     assert exc.error_kind == "user" and exc.error_type == "KeyboardInterrupt"
     assert "raised KeyboardInterrupt itself" in str(exc) and "a library's guard" in str(exc)
     assert "interrupts_itself" in exc.traceback
+    (node,) = get_runtime().meta.get_nodes(exc.execution_id)
+    assert node.attempts == 2 and node.user_failures == 2
+
+
+def test_a_tasks_own_keyboard_interrupt_is_its_failure_where_sigint_is_ignored() -> None:
+    """Where SIGINT is ignored (a script's background job, ``nohup``) no Ctrl-C can raise a
+    KeyboardInterrupt, so a task's own is its failure there too. Before, nothing was counted
+    where SIGINT was ignored and it was taken for Ctrl-C: the drive stopped with the attempt
+    left running (under pytest-xdist in a background job: the worker crashed)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(af.ExecutionFailedError) as info:
+            self_interrupting(x=1)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # left as it was found
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    exc = info.value
+    assert exc.error_kind == "user" and exc.error_type == "KeyboardInterrupt"
+    assert "raised KeyboardInterrupt itself" in str(exc)
     (node,) = get_runtime().meta.get_nodes(exc.execution_id)
     assert node.attempts == 2 and node.user_failures == 2
