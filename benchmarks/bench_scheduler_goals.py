@@ -97,6 +97,7 @@ AIRFOIL_ONLY = frozenset(
         "_defrag.py",
         "_due_guard.py",
         "_settle.py",
+        "_shield.py",
         "_victims.py",
         "_victim_index.py",
         "_stretch.py",

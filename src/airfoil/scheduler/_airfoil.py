@@ -165,6 +165,13 @@ class AirfoilPolicy(Policy):
         due_gang_others: with ``due_gang_queue``, only the waiting work of other projects
             than the gang's counts towards that queue (``True`` by default, twenty-seventh
             session: the budget protects other tenants' work, not a tenant's own).
+        shield_preempted, shield_done, shield_waited, shield_queue: running work that is no
+            victim of any preemption (off by default; twenty-ninth session, not adopted):
+            an item preempted at least ``shield_preempted`` times; one that did at least
+            ``shield_done`` of its estimate and has not run past it; one that waited at
+            least ``shield_waited`` times its estimate; any of them only while the waiting
+            work asks for less than ``shield_queue`` times the cluster's GPUs
+            (:mod:`airfoil.scheduler._shield`).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -191,6 +198,10 @@ class AirfoilPolicy(Policy):
     due_gang_hours: float | None = 36.0
     due_gang_scale: float | None = 3.0
     due_gang_others: bool = True
+    shield_preempted: int | None = None
+    shield_done: float | None = None
+    shield_waited: float | None = None
+    shield_queue: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -240,6 +251,14 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"due_gang_scale must be positive and finite or None, got {self.due_gang_scale}"
             )
+        if self.shield_preempted is not None and self.shield_preempted < 1:
+            problems.append(
+                f"shield_preempted must be at least 1 or None, got {self.shield_preempted}"
+            )
+        for name in ("shield_done", "shield_waited", "shield_queue"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < math.inf:
+                problems.append(f"{name} must be a finite number >= 0 or None, got {value}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 

@@ -16,6 +16,7 @@ from itertools import compress
 from operator import attrgetter, not_
 from typing import TYPE_CHECKING
 
+from airfoil.scheduler._shield import Shield
 from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
@@ -59,9 +60,19 @@ class Victims:
         lefts_at: list[list[float]] = [[] for _ in range(len(thresholds) + 1)]
         runs_at: list[list[RunningEntry]] = [[] for _ in range(len(thresholds) + 1)]
         first_crossing: float | None = None
+        shield = Shield.build(
+            rnd.state,
+            now,
+            preempted=policy.shield_preempted,
+            done=policy.shield_done,
+            waited=policy.shield_waited,
+            queue=policy.shield_queue,
+        )
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
+            if shield is not None and shield.covers(run):
+                continue  # shielded in this decision (off by default)
             entry = run.entry
             rate = entry.rate
             ran = now - run.start

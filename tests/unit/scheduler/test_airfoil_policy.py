@@ -643,3 +643,55 @@ def test_the_state_counts_preemptions_on_the_item_and_rejects_a_negative_count()
     assert state.preempt("a", 300.0).preempted == 2
     with pytest.raises(InvalidWorkItemError, match=r"preempted .* must not be negative"):
         state.submit(msgspec.structs.replace(gpus("b", 1), preempted=-1))
+
+
+def test_shields_are_off_by_default_and_named_settings_make_work_no_victim() -> None:
+    policy = AirfoilPolicy()
+    assert (policy.shield_preempted, policy.shield_done, policy.shield_waited) == (None,) * 3
+    claimant = [gpus("x", 4, estimate=5_000.0)]
+    # at t=1000 "a" did 1,000 s of a 10,000 s estimate (0.1), "b" 1,000 s of 1,200 s (0.83)
+    d = decide(claimant, _level_one_pair(), ONE_NODE, now=1000.0, policy=policy)
+    assert d.preemptions == ("a",)
+    # "nearly done": a share of 0.05 covers both, so "x" waits; 0.5 covers "b" only
+    nearly = AirfoilPolicy(shield_done=0.05)
+    d = decide(claimant, _level_one_pair(), ONE_NODE, now=1000.0, policy=nearly)
+    assert d.preemptions == () and d.starts == ()
+    d = decide(
+        claimant, _level_one_pair(), ONE_NODE, now=1000.0, policy=AirfoilPolicy(shield_done=0.5)
+    )
+    assert d.preemptions == ("a",)
+    # gated by the queue: "x" asks 4 GPUs, at least a quarter of the cluster's 8, so no shield
+    gated = AirfoilPolicy(shield_done=0.05, shield_queue=0.25)
+    d = decide(claimant, _level_one_pair(), ONE_NODE, now=1000.0, policy=gated)
+    assert d.preemptions == ("a",)
+    # a job already preempted twice, with a budget of two stops
+    stopped = [
+        running(msgspec.structs.replace(r.item, preempted=2), r.placement[0])
+        for r in _level_one_pair()
+    ]
+    d = decide(claimant, stopped, ONE_NODE, now=1000.0, policy=AirfoilPolicy(shield_preempted=2))
+    assert d.preemptions == ()
+    d = decide(claimant, stopped, ONE_NODE, now=1000.0, policy=AirfoilPolicy(shield_preempted=3))
+    assert d.preemptions == ("a",)
+
+
+def test_a_job_that_waited_its_estimate_is_shielded_by_shield_waited() -> None:
+    # "a" was submitted at 0 and started at 5,000: it waited 5,000 s of a 10,000 s estimate
+    late = [running(gpus("a", 8, interruptible=True, estimate=10_000.0), "n0", start=5_000.0)]
+    claimant = [gpus("x", 8, estimate=100.0, submit=5_500.0)]
+    base = AirfoilPolicy(whole_node_swaps=True)
+    d = decide(claimant, late, ONE_NODE, now=6_000.0, policy=base)
+    assert d.preemptions == ("a",)
+    for waited, stops in ((0.5, ()), (0.6, ("a",))):
+        policy = AirfoilPolicy(whole_node_swaps=True, shield_waited=waited)
+        d = decide(claimant, late, ONE_NODE, now=6_000.0, policy=policy)
+        assert d.preemptions == stops
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"shield_preempted": 0}, {"shield_done": -0.1}, {"shield_waited": float("inf")}],
+)
+def test_invalid_shield_settings_are_refused_naming_the_setting(settings: dict[str, Any]) -> None:
+    with pytest.raises(InvalidPolicyError, match=next(iter(settings))):
+        AirfoilPolicy(**settings)

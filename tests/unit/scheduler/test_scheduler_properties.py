@@ -187,6 +187,12 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             *scenario,
         )
     check_invariants(AirfoilPolicy(defragment=False), *scenario)
+    # shields (off by default): fewer victims, the same guarantees, gated by the queue or not
+    for shield_queue in (None, 1.0):
+        shielded = AirfoilPolicy(
+            shield_preempted=1, shield_done=0.5, shield_waited=1.0, shield_queue=shield_queue
+        )
+        check_invariants(shielded, *scenario)
     # the cap on due work with a budget on the due gangs' expected GPU-time: work started
     # as due still stays within ``due_share``, and gangs within it (check_airfoil_due_share)
     for queue_bar in (None, 0.5):
