@@ -21,6 +21,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError
 from airfoil.ml._persist import load_model
 from airfoil.store.artifacts import (
+    MAX_VERSION,
     AliasMove,
     ArtifactDraft,
     ArtifactStore,
@@ -42,7 +43,7 @@ __all__ = [
     "parse_ref",
 ]
 
-_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ def parse_ref(text: str) -> ModelRef:
         )
     name = check_artifact_name(match["name"], "model name")
     version = int(match["version"]) if match["version"] else None
+    if version is not None and version > MAX_VERSION:
+        raise ConfigError(
+            f"there is no version {version} of {name}: versions are numbers from 1 to "
+            f"{MAX_VERSION} (`airfoil models show {name}` lists them)"
+        )
     alias = check_artifact_name(match["alias"], "alias") if match["alias"] else None
     return ModelRef(name, version, alias)
 

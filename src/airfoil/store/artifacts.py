@@ -38,6 +38,7 @@ __all__ = [
     "ArtifactDraft",
     "ArtifactStore",
     "ArtifactVersion",
+    "MAX_VERSION",
     "DeploymentLeaseLost",
     "check_artifact_name",
     "check_draft",
@@ -57,6 +58,9 @@ ALIAS_ACTIONS = ("promote", "rollback")
 
 #: Used with ``fullmatch``: ``re.match`` with ``$`` also takes a name ending in "\n".
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+#: The largest version number (the SQL column is a 32-bit integer): a larger one names no
+#: version, and reached the database as an overflow (a 500, a 503 on PostgreSQL).
+MAX_VERSION = 2**31 - 1
 
 
 def check_artifact_name(name: str, what: str = "artifact name") -> str:

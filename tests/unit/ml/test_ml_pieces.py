@@ -24,6 +24,18 @@ def test_references_parse_and_bad_ones_say_the_forms() -> None:
             parse_ref(bad)
 
 
+def test_a_version_number_past_the_largest_or_not_in_ascii_digits_is_refused() -> None:
+    """``m:99999999999999999999`` reached the store: SQLite's ``OverflowError: Python int
+    too large to convert to SQLite INTEGER`` (PostgreSQL: integer out of range) from
+    ``airfoil serve``, ``models show`` and ``deploy``; ``m:\u0663`` (an Arabic-Indic three)
+    was version 3."""
+    assert parse_ref("m:2147483647").version == 2**31 - 1
+    with pytest.raises(ConfigError, match=r"no version 99999999999999999999 of m: .*2147483647"):
+        parse_ref("m:99999999999999999999")
+    with pytest.raises(ConfigError, match="NAME:VERSION"):
+        parse_ref("m:\u0663")
+
+
 def test_search_space_draws_distinct_sets_reproducibly() -> None:
     space = {"C": [1, 2, 3], "k": ["a", "b"]}
     sets = sample_space(space, 8, seed=1)
