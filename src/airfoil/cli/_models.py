@@ -292,6 +292,13 @@ def serve(
         "IP addresses (DNS-rebinding defence): NAME, .example.com (it and its subdomains) or "
         "* (any); repeatable; also AIRFOIL_ALLOWED_HOSTS (comma-separated).",
     ),
+    predict_timeout: float = typer.Option(
+        60.0,
+        "--predict-timeout",
+        min=0.001,
+        help="Seconds a /predict request waits for the predictor before it is a 504 (a "
+        "prediction running longer makes /health a 503 'stuck').",
+    ),
 ) -> None:
     """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
     /drift); an alias is followed: moving it swaps the version served. With
@@ -308,4 +315,5 @@ def serve(
         sample_rate=sample_rate,
         announce=lambda line: plain(out_console, line),
         allowed_hosts=tuple(allowed_host),
+        predict_timeout_s=predict_timeout,
     )

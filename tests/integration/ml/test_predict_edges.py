@@ -8,6 +8,7 @@ writes infinities and NaN as ``null``; the response schema says a number) counte
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import httpx
@@ -74,4 +75,51 @@ def test_a_prediction_that_is_not_a_finite_number_is_not_a_200_with_null(
         assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
         assert 'airfoil_predict_requests_total{status="ok"} 1.0' in metrics, metrics
     finally:
+        server.stop()
+
+
+def test_a_hung_predictor_blocks_neither_health_nor_other_requests_and_times_out(
+    registry: ModelRegistry,
+) -> None:
+    """A prediction runs on a worker thread: while one hangs, ``/health``, ``/metrics`` and
+    other clients' predictions answer; past its timeout it is a 504 naming it, and ``/health``
+    says the service is stuck (a 503: a supervisor restarts it). Before, the predictor ran
+    on the event loop: one hung request stopped every route of the service (a supervisor
+    killed a replica whose one prediction took over 30 s, with every request it held)."""
+    import threading
+
+    from _numbered import release, slow
+
+    v1 = slow.train(registry=registry)
+    app = create_service(ModelService(slow, registry, v1.ref), predict_timeout_s=3.0)
+    server = serve_in_thread(app, log_level="warning")
+    hung: list[httpx.Response] = []
+    try:
+        post = server.url + "/predict"
+        waiter = threading.Thread(
+            target=lambda: hung.append(
+                httpx.post(post, json={"features": [{"x": 99.0}]}, timeout=60)
+            )
+        )
+        waiter.start()
+        time.sleep(0.5)  # the hung request is in the predictor
+        health = httpx.get(server.url + "/health", timeout=2)  # main: ReadTimeout
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        ok = httpx.post(post, json={"features": [{"x": 1.0}]}, timeout=2)
+        assert ok.status_code == 200 and ok.json()["predictions"] == pytest.approx([10.0])
+        waiter.join(30)
+        assert hung and hung[0].status_code == 504, hung
+        assert "did not answer within 3 s" in hung[0].json()["detail"], hung[0].text
+        stuck = httpx.get(server.url + "/health", timeout=2)  # it still runs, past 3 s
+        assert stuck.status_code == 503 and stuck.json()["status"] == "stuck", stuck.text
+        assert "running for" in stuck.json()["detail"], stuck.text
+        metrics = httpx.get(server.url + "/metrics", timeout=2).text
+        assert 'airfoil_predict_requests_total{status="timeout"} 1.0' in metrics, metrics
+        release.set()  # it finishes: healthy again
+        deadline = time.monotonic() + 10
+        while httpx.get(server.url + "/health", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline, "still stuck after the prediction ended"
+            time.sleep(0.1)
+    finally:
+        release.set()
         server.stop()
