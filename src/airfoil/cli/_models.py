@@ -266,7 +266,9 @@ def rollback(
 ) -> None:
     """Move an alias back to the version it pointed at before its newest move."""
     if remote:
-        move: Any = _remote(server).rollback(name, alias, reason)
+        from airfoil.ml._registry import rollback_name
+
+        move: Any = _remote(server).rollback(rollback_name(name, alias), alias, reason)
     else:
         move = _registry().rollback(name, alias, actor=os.environ.get("USER", ""), reason=reason)
     if as_json:

@@ -82,6 +82,24 @@ def parse_ref(text: str) -> ModelRef:
     return ModelRef(name, version, alias)
 
 
+def rollback_name(text: str, alias: str) -> str:
+    """The model name a rollback of ``alias`` was given as ``text``.
+
+    Raises:
+        ConfigError: ``text`` is a reference (``m:3``, ``m@production``): a rollback moves
+            an alias of a name, to where it pointed before (it said "'m:3' has no alias
+            'production': promote a version first (airfoil models promote m:3:VERSION ...)").
+    """
+    ref = parse_ref(text)
+    if ref.version is not None or ref.alias is not None:
+        raise ConfigError(
+            f"a rollback takes the model's name, not the reference {text!r}: `airfoil models "
+            f"rollback {ref.name} {alias}` moves {alias!r} back to where it pointed before; "
+            f"`airfoil models promote {ref.name}:VERSION {alias}` points it at a version"
+        )
+    return ref.name
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """The result of training or tuning.
@@ -262,7 +280,7 @@ class ModelRegistry:
             NotFoundError: the alias was never set, or the bytes of the version it would go
                 back to are gone from the blob store (the alias is not moved).
         """
-        where = (self.project, name, alias)
+        where = (self.project, rollback_name(name, alias), alias)
         return move_alias_checked(
             self.artifacts, self.blobs, where, None, time.time(), action="rollback", actor=actor,
             reason=reason,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airfoil.core.errors import ConfigError
@@ -116,3 +118,29 @@ def test_reader_arguments_that_clash_with_train_arguments_are_refused() -> None:
         exec(f"def reader({clash}: int) -> list[int]:\n    return []", namespace)
         with pytest.raises(DefinitionError, match=f"'{clash}' clashes"):
             data.reader(namespace["reader"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", ["m:1", "m@production", "m@staging"])
+def test_a_rollback_given_a_reference_says_it_takes_the_name(given: str, tmp_path: Any) -> None:
+    """``airfoil models rollback m:1 production`` said "'m:1' has no alias 'production':
+    promote a version first (`airfoil models promote m:1:VERSION production`)", a command
+    that cannot work; a reference is refused, naming the two commands that can."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+    from airfoil.ml import ModelRegistry
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+    reg = ModelRegistry(MemoryArtifactStore(), open_blob_store(str(tmp_path)), "p")
+    reg.publish("m", b"one", kind="model")
+    reg.promote("m:1", "production")
+    with pytest.raises(ConfigError) as refused:
+        reg.rollback(given, "production")
+    said = str(refused.value)
+    assert "takes the model's name" in said, said
+    assert "airfoil models rollback m production" in said, said
+    assert "airfoil models promote m:VERSION production" in said, said
+    env = {"AIRFOIL_SERVER_URL": "http://127.0.0.1:9"}  # refused before any call
+    out = CliRunner().invoke(app, ["models", "rollback", given, "production", "--remote"], env=env)
+    assert out.exit_code != 0 and "takes the model's name" in out.output, out.output
