@@ -350,6 +350,10 @@ DEFAULT_PREDICT_TIMEOUT = 60.0
 PREDICT_THREADS = 8
 
 
+class MisalignedPredictions(ValueError):
+    """The predictor answered a list whose length is not the number of rows."""
+
+
 class NonFinitePrediction(ValueError):
     """The predictor answered a value that is not a finite number (see :func:`non_finite`)."""
 
@@ -490,6 +494,25 @@ def create_service(
                 e["msg"] += f": expected {shape}"
         return JSONResponse({"detail": detail}, status_code=422)
 
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Any, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's body reader turns a JSON reader's error other than a decode error (a
+            # number of over 4300 digits, nesting deeper than the interpreter's recursion)
+            # into a 400 whose detail is a string, not the 422 every other bad body gets
+            problem = {
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": "the body could not be read as JSON (a number with thousands of digits, "
+                f"or arrays or objects nested thousands deep): expected {shape}",
+            }
+            return JSONResponse({"detail": [problem]}, status_code=422)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
     import numpy as np
 
     returns = pydantic.TypeAdapter(model.predictor_return_type())
@@ -555,6 +578,14 @@ def create_service(
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
             checked = returns.validate_python(predictions)
+            if isinstance(checked, list | tuple) and len(checked) != len(rows):
+                # one per row, in order, is what a caller pairs them by: fewer (a predictor
+                # that drops rows with a missing value) shifted every later one
+                raise MisalignedPredictions(
+                    f"the predictor returned {len(checked)} predictions for {len(rows)} rows: "
+                    "it must answer one per row, in the rows' order (does it drop rows, e.g. "
+                    "with dropna?)"
+                )
             data = returns.dump_json(checked)
             # pydantic writes NaN and infinities as null: a 200 whose number is null (and
             # inf, -inf and NaN all the same null) is no prediction; say which are not
@@ -565,6 +596,10 @@ def create_service(
             requests.labels("timeout").inc()
             _log.error("prediction of %d rows timed out: %s", len(rows), exc)
             return JSONResponse({"detail": str(exc)}, status_code=504)
+        except MisalignedPredictions as exc:
+            requests.labels("error").inc()
+            _log.error("%s", exc)
+            return JSONResponse({"detail": f"{exc}; see the service's log"}, status_code=500)
         except NonFinitePrediction as exc:
             requests.labels("error").inc()
             _log.error("the predictor returned values that are not finite numbers: %s", exc)

@@ -1,11 +1,13 @@
-"""Three small models with awkward outputs or inputs, as users build them:
+"""Four small models with awkward outputs or inputs, as users build them:
 
 - ``numbered``: features from a numpy array (``pd.DataFrame(x)``: columns named 0, 1, 2)
   beside a named target, so the frame's column names are of mixed type (stored as text);
 - ``linear``: a linear regression whose prediction overflows to infinity for a feature
   that is a finite but huge number (1e308);
 - ``slow``: the same regression, whose predictor hangs on a row with x == 99 until
-  ``release`` is set."""
+  ``release`` is set;
+- ``dropper``: the same regression, whose predictor drops the rows with a missing value
+  (``dropna``), so it answers fewer predictions than rows."""
 
 from __future__ import annotations
 
@@ -80,3 +82,19 @@ def slow_predictor(estimator: LinearRegression, features: pd.DataFrame) -> list[
     if (features["x"] == 99.0).any():
         release.wait(60)  # a predictor stuck on a lock, a remote call, a runaway loop
     return [float(p) for p in estimator.predict(features)]
+
+
+dropper_data = Dataset("dropper", targets=["y"], test_size=0.25)
+dropper = Model("dropper", init=LinearRegression, dataset=dropper_data)
+dropper.trainer(linear_trainer)
+
+
+@dropper_data.reader
+def dropper_reader(rows: int = 80) -> pd.DataFrame:
+    return linear_reader(rows)
+
+
+@dropper.predictor
+def dropper_predictor(estimator: LinearRegression, features: pd.DataFrame) -> list[float]:
+    # a predictor's common slip: rows with a missing value are dropped, not predicted
+    return [float(p) for p in estimator.predict(features.dropna())]

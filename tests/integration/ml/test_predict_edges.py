@@ -123,3 +123,32 @@ def test_a_hung_predictor_blocks_neither_health_nor_other_requests_and_times_out
     finally:
         release.set()
         server.stop()
+
+
+def test_fewer_predictions_than_rows_is_a_500_not_a_misaligned_200(
+    registry: ModelRegistry,
+) -> None:
+    """A predictor that drops rows (``dropna`` on a row holding a null) answered 2
+    predictions for 3 rows as a 200: the client pairs row 2 with row 3's prediction. The
+    service says how many it got for how many rows (a 500, counted as an error)."""
+    from _numbered import dropper
+
+    v1 = dropper.train(registry=registry)
+    server = serve_in_thread(
+        create_service(ModelService(dropper, registry, v1.ref)), log_level="critical"
+    )
+    try:
+        post = server.url + "/predict"
+        whole = httpx.post(post, json={"features": [{"x": 1.0}, {"x": 2.0}]}, timeout=30)
+        assert whole.status_code == 200 and whole.json()["predictions"] == pytest.approx(
+            [10.0, 20.0]
+        )
+        body = {"features": [{"x": 1.0}, {"x": None}, {"x": 2.0}]}
+        r = httpx.post(post, json=body, timeout=30)
+        assert r.status_code == 500, r.text  # main: 200 {"predictions": [10.0, 20.0]}
+        detail = r.json()["detail"]
+        assert "2 predictions for 3 rows" in detail, detail
+        metrics = httpx.get(server.url + "/metrics", timeout=30).text
+        assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
+    finally:
+        server.stop()
