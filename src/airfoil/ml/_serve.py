@@ -350,6 +350,24 @@ DEFAULT_PREDICT_TIMEOUT = 60.0
 PREDICT_THREADS = 8
 
 
+def as_python(value: Any) -> Any:
+    """A predictor's numpy array, numpy scalar, pandas Series or tensor as Python values
+    (``tolist``): unannotated (``list[Any]``) numpy labels were kept as numpy int64, which
+    pydantic cannot write (every request a 500), and a float32 NaN was no ``float`` to
+    :func:`non_finite`."""
+    if isinstance(value, list | tuple | dict | str | bytes) or not hasattr(value, "tolist"):
+        return value
+    return value.tolist()
+
+
+def _plain(value: Any) -> Any:
+    """What pydantic writes for a value it has no serializer for: a numpy scalar or array
+    inside the predictions (``list(estimator.predict(x))``) as its Python value."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"the predictor returned a {type(value).__name__}, not JSON data")
+
+
 class MisalignedPredictions(ValueError):
     """The predictor answered a list whose length is not the number of rows."""
 
@@ -577,7 +595,7 @@ def create_service(
             predictions, version = await predict_on_thread(rows)
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
-            checked = returns.validate_python(predictions)
+            checked = returns.validate_python(as_python(predictions))
             if isinstance(checked, list | tuple) and len(checked) != len(rows):
                 # one per row, in order, is what a caller pairs them by: fewer (a predictor
                 # that drops rows with a missing value) shifted every later one
@@ -586,7 +604,7 @@ def create_service(
                     "it must answer one per row, in the rows' order (does it drop rows, e.g. "
                     "with dropna?)"
                 )
-            data = returns.dump_json(checked)
+            data = returns.dump_json(checked, fallback=_plain)
             # pydantic writes NaN and infinities as null: a 200 whose number is null (and
             # inf, -inf and NaN all the same null) is no prediction; say which are not
             bad = non_finite(checked) if b"null" in data else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -152,3 +153,43 @@ def test_fewer_predictions_than_rows_is_a_500_not_a_misaligned_200(
         assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
     finally:
         server.stop()
+
+
+def test_a_predictor_without_a_return_type_answering_numpy_labels_predicts(
+    registry: ModelRegistry,
+) -> None:
+    """``return estimator.predict(features)`` with no return annotation (``list[Any]``): a
+    classifier's labels are numpy int64 (not a Python int, unlike float64's float), which
+    pydantic cannot write: every request was a 500 "the predictor failed" while
+    ``model.predict`` answered. Arrays, numpy scalars in a list and booleans are answered as
+    their Python values."""
+    import numpy as np
+
+    from airfoil.ml import Model
+
+    v1 = linear.train(registry=registry)
+    answers: dict[str, Any] = {
+        "labels": lambda est, x: est.predict(x).astype(np.int64),
+        "a list of numpy scalars": lambda est, x: list(est.predict(x).astype(np.int32)),
+        "flags": lambda est, x: est.predict(x) > 15,
+        "float32": lambda est, x: est.predict(x).astype(np.float32),
+    }
+    expected = {
+        "labels": [10, 20],
+        "a list of numpy scalars": [10, 20],
+        "flags": [False, True],
+        "float32": [10.0, 20.0],
+    }
+    for what, fn in answers.items():
+        bare = Model("linear", init=linear.init, dataset=linear.dataset)
+        bare.predictor(fn)
+        server = serve_in_thread(
+            create_service(ModelService(bare, registry, v1.ref)), log_level="critical"
+        )
+        try:
+            body = {"features": [{"x": 1.0}, {"x": 2.0}]}
+            r = httpx.post(server.url + "/predict", json=body, timeout=30)
+            assert r.status_code == 200, (what, r.text)  # main: 500 "the predictor failed"
+            assert r.json()["predictions"] == pytest.approx(expected[what]), (what, r.text)
+        finally:
+            server.stop()
