@@ -512,6 +512,7 @@ def create_service(
                 e["msg"] += f": expected {shape}"
         return JSONResponse({"detail": detail}, status_code=422)
 
+    from fastapi.exception_handlers import http_exception_handler
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
@@ -527,9 +528,7 @@ def create_service(
                 f"or arrays or objects nested thousands deep): expected {shape}",
             }
             return JSONResponse({"detail": [problem]}, status_code=422)
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        return await http_exception_handler(request, exc)
 
     import numpy as np
 

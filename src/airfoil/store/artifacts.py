@@ -248,6 +248,14 @@ def missing_artifact(project: str, name: str, version: int | None = None) -> Not
 
 
 def missing_alias(project: str, name: str, alias: str) -> NotFoundError:
+    if alias.lower() in ("latest", "newest"):
+        # Promoting one (as the message said) made an alias that stays on that version
+        # while new versions are registered: a stale "latest".
+        return NotFoundError(
+            f"artifact {name!r} in project {project!r} has no alias {alias!r}: the bare name "
+            f"{name!r} names its newest version (and `airfoil serve {name}` follows it); an "
+            f"alias stays on the version it was promoted to"
+        )
     return NotFoundError(
         f"artifact {name!r} in project {project!r} has no alias {alias!r}: promote a version "
         f"first (`airfoil models promote {name}:VERSION {alias}`)"

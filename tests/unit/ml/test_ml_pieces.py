@@ -144,3 +144,27 @@ def test_a_rollback_given_a_reference_says_it_takes_the_name(given: str, tmp_pat
     env = {"AIRFOIL_SERVER_URL": "http://127.0.0.1:9"}  # refused before any call
     out = CliRunner().invoke(app, ["models", "rollback", given, "production", "--remote"], env=env)
     assert out.exit_code != 0 and "takes the model's name" in out.output, out.output
+
+
+def test_an_unset_latest_alias_says_the_bare_name_is_the_newest(tmp_path: Any) -> None:
+    """``m@latest`` said to promote a version to ``latest`` first: an alias that then stays
+    on that version while newer ones are trained (a stale "latest"); the bare name is the
+    newest version, and an alias named so that was promoted still resolves."""
+    from airfoil.core.errors import NotFoundError
+    from airfoil.ml import ModelRegistry
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+    reg = ModelRegistry(MemoryArtifactStore(), open_blob_store(str(tmp_path)), "p")
+    reg.publish("m", b"one", kind="model")
+    reg.publish("m", b"two", kind="model")
+    with pytest.raises(NotFoundError) as latest:
+        reg.resolve("m@latest")
+    said = str(latest.value)
+    assert "the bare name 'm' names its newest version" in said
+    assert "airfoil models promote" not in said, said
+    assert reg.resolve("m").version == 2
+    with pytest.raises(NotFoundError, match="promote a version first"):
+        reg.resolve("m@production")
+    reg.promote("m:1", "latest")  # one that was set is what it says
+    assert reg.resolve("m@latest").version == 1
