@@ -119,6 +119,24 @@ def _show_key(k: Any, as_json: bool) -> None:
         )
 
 
+def _deployment_name(text: str, verb: str) -> str:
+    """The deployment ``text`` names for ``airfoil deploy VERB``: a model's name.
+
+    Raises:
+        ConfigError: ``text`` is a reference (``digits@production``, ``digits:3``), which
+            the server answered as "no deployment 'digits@production'".
+    """
+    from airfoil.ml import parse_ref
+
+    ref = parse_ref(text)
+    if ref.version is not None or ref.alias is not None:
+        raise ConfigError(
+            f"a deployment is named by its model, not by the reference {text!r}: "
+            f"airfoil deploy {verb} {ref.name}"
+        )
+    return ref.name
+
+
 def last_exit(reason: str, code: int | None) -> str:
     """Why a replica's last run ended: the supervisor's reason (e.g. out of memory), else its
     exit status or signal; ``-`` when it has not ended."""
@@ -177,17 +195,17 @@ def deploy(
     if target == "drift":
         if name is None:
             raise ConfigError("airfoil deploy drift NAME: name the deployment to read")
-        _show_drift(client.drift(name), as_json)
+        _show_drift(client.drift(_deployment_name(name, "drift")), as_json)
         return
     if target == "key":
         if name is None:
             raise ConfigError("airfoil deploy key NAME: name the deployment")
-        _show_key(client.key(name), as_json)
+        _show_key(client.key(_deployment_name(name, "key")), as_json)
         return
     if target == "stop":
         if name is None:
             raise ConfigError("airfoil deploy stop NAME: name the deployment to stop")
-        stopped = client.stop(name)
+        stopped = client.stop(_deployment_name(name, "stop"))
         if as_json:
             typer.echo(json.dumps(stopped.model_dump(mode="json"), indent=2))
         else:

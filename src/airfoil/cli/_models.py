@@ -266,7 +266,9 @@ def rollback(
 ) -> None:
     """Move an alias back to the version it pointed at before its newest move."""
     if remote:
-        move: Any = _remote(server).rollback(name, alias, reason)
+        from airfoil.ml._registry import rollback_name
+
+        move: Any = _remote(server).rollback(rollback_name(name, alias), alias, reason)
     else:
         move = _registry().rollback(name, alias, actor=os.environ.get("USER", ""), reason=reason)
     if as_json:
@@ -292,6 +294,13 @@ def serve(
         "IP addresses (DNS-rebinding defence): NAME, .example.com (it and its subdomains) or "
         "* (any); repeatable; also AIRFOIL_ALLOWED_HOSTS (comma-separated).",
     ),
+    predict_timeout: float = typer.Option(
+        60.0,
+        "--predict-timeout",
+        min=0.001,
+        help="Seconds a /predict request waits for the predictor before it is a 504 (a "
+        "prediction running longer makes /health a 503 'stuck').",
+    ),
 ) -> None:
     """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
     /drift); an alias is followed: moving it swaps the version served. With
@@ -308,4 +317,5 @@ def serve(
         sample_rate=sample_rate,
         announce=lambda line: plain(out_console, line),
         allowed_hosts=tuple(allowed_host),
+        predict_timeout_s=predict_timeout,
     )

@@ -21,6 +21,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError
 from airfoil.ml._persist import load_model
 from airfoil.store.artifacts import (
+    MAX_VERSION,
     AliasMove,
     ArtifactDraft,
     ArtifactStore,
@@ -42,7 +43,7 @@ __all__ = [
     "parse_ref",
 ]
 
-_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?$")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,31 @@ def parse_ref(text: str) -> ModelRef:
         )
     name = check_artifact_name(match["name"], "model name")
     version = int(match["version"]) if match["version"] else None
+    if version is not None and version > MAX_VERSION:
+        raise ConfigError(
+            f"there is no version {version} of {name}: versions are numbers from 1 to "
+            f"{MAX_VERSION} (`airfoil models show {name}` lists them)"
+        )
     alias = check_artifact_name(match["alias"], "alias") if match["alias"] else None
     return ModelRef(name, version, alias)
+
+
+def rollback_name(text: str, alias: str) -> str:
+    """The model name a rollback of ``alias`` was given as ``text``.
+
+    Raises:
+        ConfigError: ``text`` is a reference (``m:3``, ``m@production``): a rollback moves
+            an alias of a name, to where it pointed before (it said "'m:3' has no alias
+            'production': promote a version first (airfoil models promote m:3:VERSION ...)").
+    """
+    ref = parse_ref(text)
+    if ref.version is not None or ref.alias is not None:
+        raise ConfigError(
+            f"a rollback takes the model's name, not the reference {text!r}: `airfoil models "
+            f"rollback {ref.name} {alias}` moves {alias!r} back to where it pointed before; "
+            f"`airfoil models promote {ref.name}:VERSION {alias}` points it at a version"
+        )
+    return ref.name
 
 
 @dataclass(frozen=True)
@@ -256,7 +280,7 @@ class ModelRegistry:
             NotFoundError: the alias was never set, or the bytes of the version it would go
                 back to are gone from the blob store (the alias is not moved).
         """
-        where = (self.project, name, alias)
+        where = (self.project, rollback_name(name, alias), alias)
         return move_alias_checked(
             self.artifacts, self.blobs, where, None, time.time(), action="rollback", actor=actor,
             reason=reason,

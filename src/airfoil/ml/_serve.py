@@ -15,6 +15,7 @@ request fails or waits on the load. Requests are logged at ``sample_rate`` to th
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which
 # name types built in create_service.
 import importlib.util
+import itertools
 import logging
 import math
 import os
@@ -339,6 +340,38 @@ def non_finite(value: Any, where: str = "predictions") -> list[str]:
     return out
 
 
+class PredictionTimeout(TimeoutError):
+    """The predictor did not answer a request within the service's prediction timeout."""
+
+
+#: How long a ``/predict`` request waits for its prediction by default (seconds).
+DEFAULT_PREDICT_TIMEOUT = 60.0
+#: The most predictions running at once in one service (worker threads).
+PREDICT_THREADS = 8
+
+
+def as_python(value: Any) -> Any:
+    """A predictor's numpy array, numpy scalar, pandas Series or tensor as Python values
+    (``tolist``): unannotated (``list[Any]``) numpy labels were kept as numpy int64, which
+    pydantic cannot write (every request a 500), and a float32 NaN was no ``float`` to
+    :func:`non_finite`."""
+    if isinstance(value, list | tuple | dict | str | bytes) or not hasattr(value, "tolist"):
+        return value
+    return value.tolist()
+
+
+def _plain(value: Any) -> Any:
+    """What pydantic writes for a value it has no serializer for: a numpy scalar or array
+    inside the predictions (``list(estimator.predict(x))``) as its Python value."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"the predictor returned a {type(value).__name__}, not JSON data")
+
+
+class MisalignedPredictions(ValueError):
+    """The predictor answered a list whose length is not the number of rows."""
+
+
 class NonFinitePrediction(ValueError):
     """The predictor answered a value that is not a finite number (see :func:`non_finite`)."""
 
@@ -371,6 +404,7 @@ def create_service(
     key: str | None = None,
     key_scope: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
+    predict_timeout_s: float = DEFAULT_PREDICT_TIMEOUT,
 ) -> "FastAPI":
     """The FastAPI app of a model service (start watching with ``app.router.lifespan``).
 
@@ -383,12 +417,22 @@ def create_service(
             (:mod:`airfoil.ml._service_guard`).
         key_scope: what ``key`` was derived for (a server's replica: its deployment).
         allowed_hosts: the names besides those it answers under while it has no key.
+        predict_timeout_s: how long a ``/predict`` request waits for the predictor (and
+            for a worker thread to run it on) before it is a 504; a prediction running
+            longer makes ``/health`` a 503 ``stuck`` until it ends.
 
     Raises:
-        ConfigError: an allowed host that is no host name.
+        ConfigError: an allowed host that is no host name, or a timeout that is not a
+            positive number.
     """
+    if not (isinstance(predict_timeout_s, int | float) and 0 < predict_timeout_s < math.inf):
+        raise ConfigError(
+            f"invalid prediction timeout {predict_timeout_s!r}: give a positive number of "
+            "seconds (--predict-timeout)"
+        )
     from contextlib import asynccontextmanager
 
+    import anyio
     import prometheus_client as prom
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
@@ -468,6 +512,24 @@ def create_service(
                 e["msg"] += f": expected {shape}"
         return JSONResponse({"detail": detail}, status_code=422)
 
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Any, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's body reader turns a JSON reader's error other than a decode error (a
+            # number of over 4300 digits, nesting deeper than the interpreter's recursion)
+            # into a 400 whose detail is a string, not the 422 every other bad body gets
+            problem = {
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": "the body could not be read as JSON (a number with thousands of digits, "
+                f"or arrays or objects nested thousands deep): expected {shape}",
+            }
+            return JSONResponse({"detail": [problem]}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     import numpy as np
 
     returns = pydantic.TypeAdapter(model.predictor_return_type())
@@ -478,8 +540,41 @@ def create_service(
 
         frame = pd.DataFrame
 
-    def predict_sync(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
+    # Predictions run on worker threads (at most PREDICT_THREADS at once), never on the
+    # event loop: a slow or hung predictor held every route of the service before (its
+    # /health too, so a supervisor killed a replica with every request it held).
+    running: dict[int, float] = {}  # the predictions in the predictor: their start
+    tickets = itertools.count()
+    threads: list[Any] = []  # the limiter, made on the service's event loop
 
+    def stuck_for() -> float:
+        """How long the oldest prediction running has run, if past the timeout (else 0)."""
+        started = min(running.values(), default=None)
+        took = 0.0 if started is None else time.monotonic() - started
+        return took if took > predict_timeout_s else 0.0
+
+    def predict_timed(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
+        ticket = next(tickets)
+        running[ticket] = time.monotonic()
+        try:
+            return predict_sync(rows)
+        finally:
+            del running[ticket]
+
+    async def predict_on_thread(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
+        if not threads:
+            threads.append(anyio.CapacityLimiter(PREDICT_THREADS))
+        with anyio.move_on_after(predict_timeout_s):
+            return await anyio.to_thread.run_sync(
+                predict_timed, rows, abandon_on_cancel=True, limiter=threads[0]
+            )
+        raise PredictionTimeout(
+            f"the predictor did not answer within {predict_timeout_s:g} s (it may still be "
+            "running: see the service's log); a model that needs longer: airfoil serve "
+            "--predict-timeout SECONDS"
+        )
+
+    def predict_sync(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
         serving = service._current  # one read: a swap mid-request does not mix versions
         # Drift watches what arrives, so rows the predictor fails on (a missing value it
         # cannot take) count too: that is when a rising missing rate matters.
@@ -496,16 +591,32 @@ def create_service(
         rows: list[dict[str, float | None]] = []
         try:
             rows = [r.model_dump(by_alias=True) for r in body.features]  # type: ignore[attr-defined]
-            predictions, version = predict_sync(rows)
+            predictions, version = await predict_on_thread(rows)
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
-            checked = returns.validate_python(predictions)
-            data = returns.dump_json(checked)
+            checked = returns.validate_python(as_python(predictions))
+            if isinstance(checked, list | tuple) and len(checked) != len(rows):
+                # one per row, in order, is what a caller pairs them by: fewer (a predictor
+                # that drops rows with a missing value) shifted every later one
+                raise MisalignedPredictions(
+                    f"the predictor returned {len(checked)} predictions for {len(rows)} rows: "
+                    "it must answer one per row, in the rows' order (does it drop rows, e.g. "
+                    "with dropna?)"
+                )
+            data = returns.dump_json(checked, fallback=_plain)
             # pydantic writes NaN and infinities as null: a 200 whose number is null (and
             # inf, -inf and NaN all the same null) is no prediction; say which are not
             bad = non_finite(checked) if b"null" in data else []
             if bad:
                 raise NonFinitePrediction(", ".join(bad))
+        except PredictionTimeout as exc:
+            requests.labels("timeout").inc()
+            _log.error("prediction of %d rows timed out: %s", len(rows), exc)
+            return JSONResponse({"detail": str(exc)}, status_code=504)
+        except MisalignedPredictions as exc:
+            requests.labels("error").inc()
+            _log.error("%s", exc)
+            return JSONResponse({"detail": f"{exc}; see the service's log"}, status_code=500)
         except NonFinitePrediction as exc:
             requests.labels("error").inc()
             _log.error("the predictor returned values that are not finite numbers: %s", exc)
@@ -540,8 +651,17 @@ def create_service(
         return Response(b'{"predictions":%b,"version":%d}' % (data, version), media_type=_JSON)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model.name, "version": service.current.artifact.version}
+    async def health() -> Any:
+        answer = {"status": "ok", "model": model.name, "version": service.current.artifact.version}
+        took = stuck_for()
+        if took:  # a supervisor (or an orchestrator's probe) restarts a service stuck so
+            detail = (
+                f"a prediction has been running for {took:.0f} s, past the prediction timeout "
+                f"of {predict_timeout_s:g} s: the predictor hangs or needs a longer "
+                "--predict-timeout"
+            )
+            return JSONResponse({**answer, "status": "stuck", "detail": detail}, status_code=503)
+        return answer
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from airfoil.server._auth import Principal, authenticate, require
 from airfoil.server._deps import Deps
 from airfoil.server._uploads import upload_key
 from airfoil.store.artifacts import (
+    MAX_VERSION,
     AliasMove,
     ArtifactDraft,
     ArtifactStore,
@@ -298,8 +299,13 @@ def get_artifact_version(
     store: Store,
     request: Request,
 ) -> ArtifactVersionOut:
-    if not version.isdigit():
-        raise NotFoundError(f"artifact versions are numbers, got {version!r}")
+    # ASCII digits: str.isdigit also takes "\u00b2" (int() refuses it: a 500) and "\u0663"
+    # (int() reads 3); past the largest, the database overflowed (a 500, or a 503)
+    if not (version.isascii() and version.isdigit()) or int(version) > MAX_VERSION:
+        raise NotFoundError(
+            f"no version {version!r} of artifact {name!r}: versions are numbers from 1 to "
+            f"{MAX_VERSION}"
+        )
     found = store.get_version(project, name, int(version))
     names = ExecutionNames(_deps(request).meta, project)
     return version_out(found, store.aliases(project, name), names)

@@ -38,6 +38,7 @@ __all__ = [
     "ArtifactDraft",
     "ArtifactStore",
     "ArtifactVersion",
+    "MAX_VERSION",
     "DeploymentLeaseLost",
     "check_artifact_name",
     "check_draft",
@@ -57,6 +58,9 @@ ALIAS_ACTIONS = ("promote", "rollback")
 
 #: Used with ``fullmatch``: ``re.match`` with ``$`` also takes a name ending in "\n".
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+#: The largest version number (the SQL column is a 32-bit integer): a larger one names no
+#: version, and reached the database as an overflow (a 500, a 503 on PostgreSQL).
+MAX_VERSION = 2**31 - 1
 
 
 def check_artifact_name(name: str, what: str = "artifact name") -> str:
@@ -244,6 +248,14 @@ def missing_artifact(project: str, name: str, version: int | None = None) -> Not
 
 
 def missing_alias(project: str, name: str, alias: str) -> NotFoundError:
+    if alias.lower() in ("latest", "newest"):
+        # Promoting one (as the message said) made an alias that stays on that version
+        # while new versions are registered: a stale "latest".
+        return NotFoundError(
+            f"artifact {name!r} in project {project!r} has no alias {alias!r}: the bare name "
+            f"{name!r} names its newest version (and `airfoil serve {name}` follows it); an "
+            f"alias stays on the version it was promoted to"
+        )
     return NotFoundError(
         f"artifact {name!r} in project {project!r} has no alias {alias!r}: promote a version "
         f"first (`airfoil models promote {name}:VERSION {alias}`)"

@@ -8,7 +8,9 @@ writes infinities and NaN as ``null``; the response schema says a number) counte
 
 from __future__ import annotations
 
+import time
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +77,119 @@ def test_a_prediction_that_is_not_a_finite_number_is_not_a_200_with_null(
         assert 'airfoil_predict_requests_total{status="ok"} 1.0' in metrics, metrics
     finally:
         server.stop()
+
+
+def test_a_hung_predictor_blocks_neither_health_nor_other_requests_and_times_out(
+    registry: ModelRegistry,
+) -> None:
+    """A prediction runs on a worker thread: while one hangs, ``/health``, ``/metrics`` and
+    other clients' predictions answer; past its timeout it is a 504 naming it, and ``/health``
+    says the service is stuck (a 503: a supervisor restarts it). Before, the predictor ran
+    on the event loop: one hung request stopped every route of the service (a supervisor
+    killed a replica whose one prediction took over 30 s, with every request it held)."""
+    import threading
+
+    from _numbered import release, slow
+
+    v1 = slow.train(registry=registry)
+    app = create_service(ModelService(slow, registry, v1.ref), predict_timeout_s=3.0)
+    server = serve_in_thread(app, log_level="warning")
+    hung: list[httpx.Response] = []
+    try:
+        post = server.url + "/predict"
+        waiter = threading.Thread(
+            target=lambda: hung.append(
+                httpx.post(post, json={"features": [{"x": 99.0}]}, timeout=60)
+            )
+        )
+        waiter.start()
+        time.sleep(0.5)  # the hung request is in the predictor
+        health = httpx.get(server.url + "/health", timeout=2)  # main: ReadTimeout
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        ok = httpx.post(post, json={"features": [{"x": 1.0}]}, timeout=2)
+        assert ok.status_code == 200 and ok.json()["predictions"] == pytest.approx([10.0])
+        waiter.join(30)
+        assert hung and hung[0].status_code == 504, hung
+        assert "did not answer within 3 s" in hung[0].json()["detail"], hung[0].text
+        stuck = httpx.get(server.url + "/health", timeout=2)  # it still runs, past 3 s
+        assert stuck.status_code == 503 and stuck.json()["status"] == "stuck", stuck.text
+        assert "running for" in stuck.json()["detail"], stuck.text
+        metrics = httpx.get(server.url + "/metrics", timeout=2).text
+        assert 'airfoil_predict_requests_total{status="timeout"} 1.0' in metrics, metrics
+        release.set()  # it finishes: healthy again
+        deadline = time.monotonic() + 10
+        while httpx.get(server.url + "/health", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline, "still stuck after the prediction ended"
+            time.sleep(0.1)
+    finally:
+        release.set()
+        server.stop()
+
+
+def test_fewer_predictions_than_rows_is_a_500_not_a_misaligned_200(
+    registry: ModelRegistry,
+) -> None:
+    """A predictor that drops rows (``dropna`` on a row holding a null) answered 2
+    predictions for 3 rows as a 200: the client pairs row 2 with row 3's prediction. The
+    service says how many it got for how many rows (a 500, counted as an error)."""
+    from _numbered import dropper
+
+    v1 = dropper.train(registry=registry)
+    server = serve_in_thread(
+        create_service(ModelService(dropper, registry, v1.ref)), log_level="critical"
+    )
+    try:
+        post = server.url + "/predict"
+        whole = httpx.post(post, json={"features": [{"x": 1.0}, {"x": 2.0}]}, timeout=30)
+        assert whole.status_code == 200 and whole.json()["predictions"] == pytest.approx(
+            [10.0, 20.0]
+        )
+        body = {"features": [{"x": 1.0}, {"x": None}, {"x": 2.0}]}
+        r = httpx.post(post, json=body, timeout=30)
+        assert r.status_code == 500, r.text  # main: 200 {"predictions": [10.0, 20.0]}
+        detail = r.json()["detail"]
+        assert "2 predictions for 3 rows" in detail, detail
+        metrics = httpx.get(server.url + "/metrics", timeout=30).text
+        assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
+    finally:
+        server.stop()
+
+
+def test_a_predictor_without_a_return_type_answering_numpy_labels_predicts(
+    registry: ModelRegistry,
+) -> None:
+    """``return estimator.predict(features)`` with no return annotation (``list[Any]``): a
+    classifier's labels are numpy int64 (not a Python int, unlike float64's float), which
+    pydantic cannot write: every request was a 500 "the predictor failed" while
+    ``model.predict`` answered. Arrays, numpy scalars in a list and booleans are answered as
+    their Python values."""
+    import numpy as np
+
+    from airfoil.ml import Model
+
+    v1 = linear.train(registry=registry)
+    answers: dict[str, Any] = {
+        "labels": lambda est, x: est.predict(x).astype(np.int64),
+        "a list of numpy scalars": lambda est, x: list(est.predict(x).astype(np.int32)),
+        "flags": lambda est, x: est.predict(x) > 15,
+        "float32": lambda est, x: est.predict(x).astype(np.float32),
+    }
+    expected = {
+        "labels": [10, 20],
+        "a list of numpy scalars": [10, 20],
+        "flags": [False, True],
+        "float32": [10.0, 20.0],
+    }
+    for what, fn in answers.items():
+        bare = Model("linear", init=linear.init, dataset=linear.dataset)
+        bare.predictor(fn)
+        server = serve_in_thread(
+            create_service(ModelService(bare, registry, v1.ref)), log_level="critical"
+        )
+        try:
+            body = {"features": [{"x": 1.0}, {"x": 2.0}]}
+            r = httpx.post(server.url + "/predict", json=body, timeout=30)
+            assert r.status_code == 200, (what, r.text)  # main: 500 "the predictor failed"
+            assert r.json()["predictions"] == pytest.approx(expected[what]), (what, r.text)
+        finally:
+            server.stop()

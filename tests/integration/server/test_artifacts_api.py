@@ -64,6 +64,21 @@ def test_the_registry_over_http(server: Running, client: Any) -> None:
     assert bad_alias.value.status in (400, 422) and "invalid alias" in str(bad_alias.value)
 
 
+def test_a_version_number_no_version_can_have_is_a_404(server: Running, client: Any) -> None:
+    """Past the largest version (the store's 32-bit column) or not ASCII digits (``isdigit``
+    takes ``\u00b2`` and ``\u0663``): a 404 saying versions are numbers; before, a 500
+    (``int('\u00b2')``, SQLite's ``OverflowError``) or version 3 for ``\u0663``."""
+    import httpx
+
+    _seed(server, client.project)
+    base = f"{server.url}/api/v1/projects/{client.project}/artifacts/digits/versions/"
+    for bad in ("99999999999999999999", "2147483648", "\u00b2", "\u0663", "1\u0661"):
+        r = httpx.get(base + bad, timeout=30)
+        assert r.status_code == 404, (bad, r.status_code, r.text)
+        assert "versions are numbers from 1 to 2147483647" in r.text, r.text
+    assert httpx.get(base + "2", timeout=30).json()["version"] == 2
+
+
 def test_a_version_whose_bytes_are_gone_is_not_promoted_nor_rolled_back_to(
     server: Running, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

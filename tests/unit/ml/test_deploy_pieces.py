@@ -308,6 +308,23 @@ def test_deploy_drift_without_a_name_names_the_fix() -> None:
     assert "airfoil deploy drift NAME" in out.output
 
 
+@pytest.mark.parametrize("verb", ["stop", "drift", "key"])
+@pytest.mark.parametrize("given", ["digits@production", "digits:3"])
+def test_deploy_given_a_reference_for_a_deployment_names_the_deployment(
+    verb: str, given: str
+) -> None:
+    """``airfoil deploy stop digits@production`` (what was deployed) went to the server,
+    which said "no deployment 'digits@production'": deployments are named by their model."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    env = {"AIRFOIL_SERVER_URL": "http://127.0.0.1:9"}  # refused before any call
+    out = CliRunner().invoke(app, ["deploy", verb, given], env=env)
+    assert out.exit_code != 0
+    assert f"airfoil deploy {verb} digits" in out.output and "named by its model" in out.output
+
+
 _PROJECTS = st.from_regex(PROJECT_NAME, fullmatch=True)
 _NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,30}", fullmatch=True).map(check_artifact_name)
 

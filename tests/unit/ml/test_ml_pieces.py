@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airfoil.core.errors import ConfigError
@@ -22,6 +24,18 @@ def test_references_parse_and_bad_ones_say_the_forms() -> None:
     for bad in ("m:x", "m@", "m:1@a", ":1", "a b"):
         with pytest.raises(ConfigError, match=r"NAME:VERSION|invalid"):
             parse_ref(bad)
+
+
+def test_a_version_number_past_the_largest_or_not_in_ascii_digits_is_refused() -> None:
+    """``m:99999999999999999999`` reached the store: SQLite's ``OverflowError: Python int
+    too large to convert to SQLite INTEGER`` (PostgreSQL: integer out of range) from
+    ``airfoil serve``, ``models show`` and ``deploy``; ``m:\u0663`` (an Arabic-Indic three)
+    was version 3."""
+    assert parse_ref("m:2147483647").version == 2**31 - 1
+    with pytest.raises(ConfigError, match=r"no version 99999999999999999999 of m: .*2147483647"):
+        parse_ref("m:99999999999999999999")
+    with pytest.raises(ConfigError, match="NAME:VERSION"):
+        parse_ref("m:\u0663")
 
 
 def test_search_space_draws_distinct_sets_reproducibly() -> None:
@@ -104,3 +118,53 @@ def test_reader_arguments_that_clash_with_train_arguments_are_refused() -> None:
         exec(f"def reader({clash}: int) -> list[int]:\n    return []", namespace)
         with pytest.raises(DefinitionError, match=f"'{clash}' clashes"):
             data.reader(namespace["reader"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", ["m:1", "m@production", "m@staging"])
+def test_a_rollback_given_a_reference_says_it_takes_the_name(given: str, tmp_path: Any) -> None:
+    """``airfoil models rollback m:1 production`` said "'m:1' has no alias 'production':
+    promote a version first (`airfoil models promote m:1:VERSION production`)", a command
+    that cannot work; a reference is refused, naming the two commands that can."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+    from airfoil.ml import ModelRegistry
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+    reg = ModelRegistry(MemoryArtifactStore(), open_blob_store(str(tmp_path)), "p")
+    reg.publish("m", b"one", kind="model")
+    reg.promote("m:1", "production")
+    with pytest.raises(ConfigError) as refused:
+        reg.rollback(given, "production")
+    said = str(refused.value)
+    assert "takes the model's name" in said, said
+    assert "airfoil models rollback m production" in said, said
+    assert "airfoil models promote m:VERSION production" in said, said
+    env = {"AIRFOIL_SERVER_URL": "http://127.0.0.1:9"}  # refused before any call
+    out = CliRunner().invoke(app, ["models", "rollback", given, "production", "--remote"], env=env)
+    assert out.exit_code != 0 and "takes the model's name" in out.output, out.output
+
+
+def test_an_unset_latest_alias_says_the_bare_name_is_the_newest(tmp_path: Any) -> None:
+    """``m@latest`` said to promote a version to ``latest`` first: an alias that then stays
+    on that version while newer ones are trained (a stale "latest"); the bare name is the
+    newest version, and an alias named so that was promoted still resolves."""
+    from airfoil.core.errors import NotFoundError
+    from airfoil.ml import ModelRegistry
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+    reg = ModelRegistry(MemoryArtifactStore(), open_blob_store(str(tmp_path)), "p")
+    reg.publish("m", b"one", kind="model")
+    reg.publish("m", b"two", kind="model")
+    with pytest.raises(NotFoundError) as latest:
+        reg.resolve("m@latest")
+    said = str(latest.value)
+    assert "the bare name 'm' names its newest version" in said
+    assert "airfoil models promote" not in said, said
+    assert reg.resolve("m").version == 2
+    with pytest.raises(NotFoundError, match="promote a version first"):
+        reg.resolve("m@production")
+    reg.promote("m:1", "latest")  # one that was set is what it says
+    assert reg.resolve("m@latest").version == 1
