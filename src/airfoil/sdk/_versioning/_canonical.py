@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Unhashable", "canonical"]
+__all__ = ["VALUE_TYPES", "Unhashable", "canonical"]
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 _REPR_TYPES = (
@@ -40,6 +40,9 @@ _REPR_TYPES = (
     pathlib.PurePath,
     range,
 )
+#: Values whose whole state is their value: a project subclass of one (``class Meters(float)``)
+#: keeps it outside its ``__dict__``, so its instances are hashed with it.
+VALUE_TYPES = frozenset((*_SCALARS, *_REPR_TYPES))
 #: Stop walking a constant past this many parts: its text would cost more than it is worth.
 MAX_PARTS = 200_000
 
