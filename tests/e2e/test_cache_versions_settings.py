@@ -88,6 +88,20 @@ ROWS: list[Row] = [
         "",
         MISS,
     ),
+    _row(
+        "a functools.wraps wrapper's body, applied to a helper by a call (no @)",
+        "return str(h(x))",
+        "import deco\n\ndef g(x):\n    return x\n\nh = deco.bump(g)\n",
+        "",
+        "",
+        MISS,
+    ),
+    (
+        "a functools.wraps wrapper's body, the decorator under @af.task",
+        {"flow.py": _flow("return x", "import deco\n").replace("def t(", "@deco.bump\ndef t(")},
+        {},
+        MISS,
+    ),
     (
         "the task's environment= (what os.environ reads in it)",
         {"flow.py": _flow("return os.environ['MODE'] + str(x)", "import os\n")},
@@ -117,7 +131,19 @@ ROWS: list[Row] = [
 ]
 
 #: files beside m.py, before and after
+WRAPS = (
+    "import functools\n\ndef bump(f):\n    @functools.wraps(f)\n    def w(x):\n"
+    "        return str(f(x)) + '@@'\n    return w\n"
+)
 _EXTRA: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "a functools.wraps wrapper's body, applied to a helper by a call (no @)": (
+        {"deco.py": WRAPS.replace("@@", "a")},
+        {"deco.py": WRAPS.replace("@@", "b")},
+    ),
+    "a functools.wraps wrapper's body, the decorator under @af.task": (
+        {"deco.py": WRAPS.replace("@@", "a")},
+        {"deco.py": WRAPS.replace("@@", "b")},
+    ),
     "a slots dataclass field's default read from another module": (
         {"consts.py": "K = 1\n"},
         {"consts.py": "K = 2\n"},
