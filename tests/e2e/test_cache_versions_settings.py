@@ -219,3 +219,19 @@ def test_a_script_with_dataclass_and_enum_inputs_shares_entries_with_airfoil_run
     assert script.returncode == 0, script.stderr
     run = _run_t(project, home)
     assert run["cache"] == "hit", run
+
+
+def test_an_any_input_holding_a_set_hits_in_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set pickles in its iteration order, which follows the hash seed: the key must not."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    flow = _flow("return str(x + len(tags))", "from typing import Any\n")
+    flow = flow.replace("def t(x: int)", "def t(x: int, tags: Any)")
+    flow = flow.replace("t(x=x)", "t(x=x, tags={'alpha', 'beta', 'gamma', 'delta', 'epsilon'})")
+    _write(project, {"flow.py": flow})
+    monkeypatch.setenv("PYTHONHASHSEED", "1")
+    assert _run_t(project, home)["cache"] == "put"
+    monkeypatch.setenv("PYTHONHASHSEED", "2")
+    second = _run_t(project, home)
+    assert second["cache"] == "hit", second
