@@ -102,6 +102,22 @@ ROWS: list[Row] = [
         {},
         MISS,
     ),
+    _row(
+        "a read-only config (types.MappingProxyType)",
+        "return str(x + CFG['k'])",
+        "import types\n\nCFG = types.MappingProxyType({'k': @@})\n",
+        "1",
+        "2",
+        MISS,
+    ),
+    _row(
+        "a layered config (collections.ChainMap)",
+        "return str(x + CFG['k'])",
+        "import collections\n\nCFG = collections.ChainMap({'k': @@}, {'k': 0, 'j': 1})\n",
+        "1",
+        "2",
+        MISS,
+    ),
     (
         "the task's environment= (what os.environ reads in it)",
         {"flow.py": _flow("return os.environ['MODE'] + str(x)", "import os\n")},

@@ -191,6 +191,10 @@ def _stdlib(value: Any, cls: type, path: str, sub: Callable[[Any, str], str]) ->
         return f"{name}{sub(value.__reduce__(), path)}"
     if isinstance(value, (types.SimpleNamespace, string.Template)):
         return f"{name}{sub(vars(value), path)}"
+    if isinstance(value, types.MappingProxyType):  # a read-only config: CFG = MappingProxyType({})
+        return f"{name}{sub(value.copy(), path)}"
+    if isinstance(value, collections.ChainMap):  # layered configs: each map, in lookup order
+        return f"{name}{sub(list(value.maps), path)}"
     if isinstance(value, struct.Struct):
         return f"{name}({value.format!r})"
     zoneinfo = sys.modules.get("zoneinfo")
