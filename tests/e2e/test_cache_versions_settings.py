@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_cache_versions import HIT, MISS, _flow, _run_t, _write
+from test_cache_versions import HIT, MISS, _before_and_after, _flow, _run_t, _write
 
 pytestmark = pytest.mark.e2e
 
@@ -192,12 +192,7 @@ def _rows() -> list[Row]:
 @pytest.mark.parametrize("row", _rows(), ids=[r[0] for r in ROWS])
 def test_edit(row: Row, tmp_path: Path) -> None:
     _name, before, edits, expected = row
-    project, home = tmp_path / "proj", tmp_path / "home"
-    _write(project, before)
-    first = _run_t(project, home)
-    assert first["cache"] == "put", first
-    _write(project, edits)
-    second = _run_t(project, home)
+    first, second = _before_and_after(tmp_path, before, edits)
     got = "hit" if second["cache"] == "hit" else "miss"
     assert got == expected, (second, first)
     if expected == MISS:
