@@ -51,18 +51,32 @@ _NOT_PICKLED = (list, dict, tuple, set, frozenset)  # bare containers: GenericCo
 def dumps(obj: Any) -> bytes:
     """``obj`` pickled (protocol 5), the same bytes in every process: where it holds a set or
     a frozenset, whose iteration order follows the process's hash seed, it is pickled again
-    with their elements in a fixed order (a slower, pure-Python pickler; the rest is as
-    fast as before, and the bytes of a value without sets are what they were)."""
+    with their elements in a fixed order (a slower, pure-Python pickler). A value without
+    sets keeps the bytes it had; telling costs nothing when the pickle holds no set opcode's
+    byte (most small values), else one more C pickling that looks at each object's type
+    (~0.2 s a million objects, against ~1 s for reading the opcodes back)."""
     data = pickle.dumps(obj, protocol=5)
-    if (b"\x8f" in data or b"\x91" in data) and _holds_a_set(data):
+    if (b"\x8f" in data or b"\x91" in data) and _holds_a_set(obj):
         data = _ordered_dumps(obj)
     return data
 
 
-def _holds_a_set(data: bytes) -> bool:
-    import pickletools
+class _SetSpotter(pickle.Pickler):
+    """A C pickler that notes whether it met a set (its output is thrown away)."""
 
-    return any(op.name in ("EMPTY_SET", "FROZENSET") for op, _arg, _pos in pickletools.genops(data))
+    met_a_set = False
+
+    def persistent_id(self, obj: Any) -> None:
+        if type(obj) in (set, frozenset):
+            self.met_a_set = True
+
+
+def _holds_a_set(obj: Any) -> bool:
+    import io
+
+    spotter = _SetSpotter(io.BytesIO(), protocol=5)
+    spotter.dump(obj)
+    return spotter.met_a_set
 
 
 def _ordered_dumps(obj: Any) -> bytes:
@@ -83,6 +97,9 @@ def _ordered(items: Any) -> list[Any]:
     exists for a cycle, and the walk must end."""
     if len(items) < 2:
         return list(items)
+    kinds = {type(item) for item in items}
+    if len(kinds) == 1 and kinds <= {str, bytes, int}:  # a total order of their own: faster
+        return sorted(items)
     active: set[int] = _keying.__dict__.setdefault("active", set())
     if id(items) in active:
         return list(items)
