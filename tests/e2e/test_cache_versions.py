@@ -621,15 +621,22 @@ def test_matrix_has_at_least_25_cases() -> None:
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_code_change(case: Case, tmp_path: Path) -> None:
-    _name, before, edits, expected = case
+def _before_and_after(
+    tmp_path: Path, before: dict[str, str], edits: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the project as ``before`` (a put), apply ``edits``, run again: both runs' node."""
     project, home = tmp_path / "proj", tmp_path / "home"
     _write(project, before)
     first = _run_t(project, home)
     assert first["cache"] == "put", first
     _write(project, edits)
-    second = _run_t(project, home)
+    return first, _run_t(project, home)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_code_change(case: Case, tmp_path: Path) -> None:
+    _name, before, edits, expected = case
+    first, second = _before_and_after(tmp_path, before, edits)
     if expected == HIT:
         assert second["cache"] == "hit", second
         assert second["out"] == first["out"]

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_cache_versions import HIT, MISS, _flow, _run_t, _write
+from test_cache_versions import HIT, MISS, _before_and_after, _flow
 
 pytestmark = pytest.mark.e2e
 
@@ -448,15 +448,10 @@ def test_table_has_at_least_20_rows() -> None:
 @pytest.mark.parametrize("row", _rows(), ids=[r[0] for r in ROWS])
 def test_edit(row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _name, before, edits, expected = row
-    project, home = tmp_path / "proj", tmp_path / "home"
     site = tmp_path / "site" / "site-packages"  # an installed library's place
     paths = [os.environ.get("PYTHONPATH", ""), str(site)]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
-    _write(project, before)
-    first = _run_t(project, home)
-    assert first["cache"] == "put", first
-    _write(project, edits)
-    second = _run_t(project, home)
+    first, second = _before_and_after(tmp_path, before, edits)
     got = "hit" if second["cache"] == "hit" else "miss"
     assert got == expected, (second, first)
     if expected == MISS:

@@ -97,9 +97,11 @@ pair = (lambda a: a, lambda b: b)
 
 
 def _old_tree(obj: Any) -> str | None:
-    """What the code version parsed before: ``inspect.getsource``, dedented."""
+    """What the code version parsed before: ``inspect.getsource``, dedented; of a function's
+    code object, since ``getsource`` of a ``functools.wraps`` wrapper unwraps it to the
+    function it wraps, whose code is not the wrapper's (a stale hit before 2026-12-07)."""
     try:
-        source = inspect.getsource(obj)
+        source = inspect.getsource(getattr(obj, "__code__", obj))
     except Exception:
         return None
     try:
@@ -158,6 +160,8 @@ def test_every_case_parses_as_getsource_read_it(module: types.ModuleType) -> Non
     assert differ == set()
     # the cases cover both outcomes: parsed code, and the bytecode fallback (None)
     assert _new_tree(module.plain) is not None
+    wrapper = _new_tree(module.multi_line_decorator)  # named plain, wrapping plain
+    assert wrapper is not None and "multi_line_decorator" in wrapper
     assert _new_tree(module.Texts.badly_indented_string) is None
     assert _new_tree(module.square) is None
 

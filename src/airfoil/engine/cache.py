@@ -15,10 +15,14 @@ is used only by its members (read, or read and write), which ``_scope_gate`` che
 
 from __future__ import annotations
 
+import msgspec
+
 from airfoil.core.ids import sha256_hex, stable_hash
 from airfoil.core.records import (
     CacheEntry,
     CacheKeyParts,
+    Interface,
+    Param,
     TaskSpec,
     Value,
     encode_json,
@@ -42,9 +46,23 @@ def _interface_hash(task: TaskSpec) -> str:
     cached = _iface_hashes.get(id(task.interface))
     if cached is not None and cached[0] is task.interface:
         return cached[1]
-    digest = sha256_hex(encode_json(task.interface))[:16]
+    digest = sha256_hex(encode_json(_keyed_interface(task.interface)))[:16]
     _iface_hashes[id(task.interface)] = (task.interface, digest)
     return digest
+
+
+def _keyed_interface(interface: Interface) -> Interface:
+    """The interface as its key part hashes it: without the parameters' descriptions, which
+    come from the docstring's ``Args:`` (an edit there kept the code version but changed the
+    key: a miss whose reason said "interface changed", before 2026-12-07). An interface with
+    no description encodes as before (empty ones are omitted), so its keys keep."""
+
+    def bare(params: tuple[Param, ...]) -> tuple[Param, ...]:
+        return tuple(msgspec.structs.replace(p, description="") for p in params)
+
+    return msgspec.structs.replace(
+        interface, inputs=bare(interface.inputs), outputs=bare(interface.outputs)
+    )
 
 
 def outputs_written(ran_version: str) -> str:

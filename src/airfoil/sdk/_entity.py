@@ -3,8 +3,6 @@ outside a workflow."""
 
 from __future__ import annotations
 
-import os
-import sys
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -13,6 +11,7 @@ from airfoil.core.local_runner import local_runner
 from airfoil.sdk import _compile
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._imperative import deferred_call
+from airfoil.types._primitives import importable_module
 
 if TYPE_CHECKING:
     from airfoil.sdk._task import TaskDef
@@ -25,13 +24,7 @@ __all__ = ["call_entity", "entity_module", "run_outside"]
 def entity_module(fn: Callable[..., Any]) -> str:
     """The importable module name of a function; scripts run as ``__main__`` get their file
     stem, so worker processes can import them by name."""
-    module = getattr(fn, "__module__", None) or "__main__"
-    if module == "__main__":
-        main = sys.modules.get("__main__")
-        file = getattr(main, "__file__", None)
-        if file:
-            return str(os.path.splitext(os.path.basename(file))[0])
-    return str(module)
+    return importable_module(str(getattr(fn, "__module__", None) or "__main__"))
 
 
 def type_engine() -> TypeEngine:

@@ -241,11 +241,17 @@ class TaskDef(Generic[P, R]):
                 code_version = compute_version(fn, warn=policy.enabled and not policy.version)
             self._code_version = code_version
             version = self._code_version.version
+            manifest = self._code_version.manifest
             config = self._options.get("config")
             if config:  # a task type's settings are part of what the task does
                 text = encode_json(config).decode()
                 version = stable_hash(version, text)[: len(version)]
-                with_config(version, self._code_version.manifest, text)
+                manifest = with_config(version, manifest, text)
+            environment = self._options.get("environment")
+            if environment:  # what os.environ reads in the task: environment={"MODE": "fp16"}
+                text = encode_json(dict(sorted(environment.items()))).decode()  # type: ignore[union-attr]
+                version = stable_hash(version, "environment", text)[: len(version)]
+                with_config(version, manifest, text, label="environment")
             self._spec = TaskSpec(
                 name=self.name,
                 version=version,

@@ -17,8 +17,6 @@ addition keep their own chain (engines are values).
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import cast
@@ -26,6 +24,7 @@ from typing import cast
 from airfoil.core.errors import ConfigError
 from airfoil.types._base import Converter
 from airfoil.types._engine import TypeEngine
+from airfoil.types._primitives import importable_module
 
 __all__ = [
     "add_converter",
@@ -128,11 +127,7 @@ def converter_path(converter: Converter) -> str:
             f"converter class {qual} is defined inside a function: define it at a module's top "
             "level so worker processes can import it"
         )
-    module = cls.__module__
-    if module == "__main__":  # a script: workers import it by its file's name
-        file = getattr(sys.modules.get("__main__"), "__file__", None)
-        if file:
-            module = os.path.splitext(os.path.basename(file))[0]
+    module = importable_module(cls.__module__)  # a script: workers import it by its file's name
     try:
         cls()
     except TypeError as exc:

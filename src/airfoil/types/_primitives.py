@@ -21,7 +21,9 @@ import binascii
 import datetime as dt
 import enum
 import math
+import os
 import re
+import sys
 import typing
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
@@ -45,15 +47,35 @@ from airfoil.types._json_text import FLOAT_SPECIAL_FORM
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["EnumConverter", "LiteralConverter", "ScalarConverter", "qualified_name"]
+__all__ = [
+    "EnumConverter",
+    "LiteralConverter",
+    "ScalarConverter",
+    "importable_module",
+    "qualified_name",
+]
 
 _encode = msgspec.json.Encoder().encode
 _FLOAT_SPECIALS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
+def importable_module(module: str) -> str:
+    """The name a module is imported by: a script run as ``__main__`` (``python flow.py``)
+    gets its file's stem, as ``airfoil run flow.py`` and worker processes import it."""
+    if module == "__main__":
+        file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if file:
+            return str(os.path.splitext(os.path.basename(file))[0])
+    return module
+
+
 def qualified_name(tp: Any) -> str:
-    """``module.QualName`` of a class."""
-    return f"{getattr(tp, '__module__', '?')}.{getattr(tp, '__qualname__', repr(tp))}"
+    """``module.QualName`` of a class, its module as :func:`importable_module` names it: a
+    type's name enters the interface, hence cache keys, which ``python flow.py`` and
+    ``airfoil run flow.py`` share (before 2026-12-07 a dataclass or enum input named
+    ``__main__.Cfg`` in one and ``flow.Cfg`` in the other: every entry missed in turn)."""
+    module = importable_module(str(getattr(tp, "__module__", "?")))
+    return f"{module}.{getattr(tp, '__qualname__', repr(tp))}"
 
 
 class _Scalar(Handler):

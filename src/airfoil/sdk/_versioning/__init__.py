@@ -202,14 +202,18 @@ def manifest_for(version: str) -> VersionManifest | None:
     return _MANIFESTS.get(version)
 
 
-def with_config(version: str, manifest: VersionManifest, config: str) -> None:
-    """Keep the manifest of a task whose version also hashes its task type's ``config``
-    (``version``): the code's components plus the config, so explain shows a config change."""
+def with_config(
+    version: str, manifest: VersionManifest, config: str, *, label: str = "config"
+) -> VersionManifest:
+    """Keep (and return) the manifest of a task whose version also hashes its task type's
+    ``config``, or its ``environment=`` (``label``), as ``version``: the code's components
+    plus that setting, so explain shows its change."""
     digest = hashlib.sha256(config.encode()).hexdigest()[:16]
-    components = {**manifest.components, "config": ManifestComponent(digest, config)}
-    _MANIFESTS[version] = VersionManifest(
+    components = {**manifest.components, label: ManifestComponent(digest, config)}
+    kept = _MANIFESTS[version] = VersionManifest(
         version=version,
         entry=manifest.entry,
         components=dict(sorted(components.items())),
         unhashable=manifest.unhashable,
     )
+    return kept

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Unhashable", "canonical"]
+__all__ = ["VALUE_TYPES", "Unhashable", "canonical"]
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 _REPR_TYPES = (
@@ -40,6 +40,9 @@ _REPR_TYPES = (
     pathlib.PurePath,
     range,
 )
+#: Values whose whole state is their value: a project subclass of one (``class Meters(float)``)
+#: keeps it outside its ``__dict__``, so its instances are hashed with it.
+VALUE_TYPES = frozenset((*_SCALARS, *_REPR_TYPES))
 #: Stop walking a constant past this many parts: its text would cost more than it is worth.
 MAX_PARTS = 200_000
 
@@ -188,6 +191,10 @@ def _stdlib(value: Any, cls: type, path: str, sub: Callable[[Any, str], str]) ->
         return f"{name}{sub(value.__reduce__(), path)}"
     if isinstance(value, (types.SimpleNamespace, string.Template)):
         return f"{name}{sub(vars(value), path)}"
+    if isinstance(value, types.MappingProxyType):  # a read-only config: CFG = MappingProxyType({})
+        return f"{name}{sub(value.copy(), path)}"
+    if isinstance(value, collections.ChainMap):  # layered configs: each map, in lookup order
+        return f"{name}{sub(list(value.maps), path)}"
     if isinstance(value, struct.Struct):
         return f"{name}({value.format!r})"
     zoneinfo = sys.modules.get("zoneinfo")

@@ -85,12 +85,17 @@ def _source(obj: Any) -> str:
     instructions of every ``airfoil run`` (issue 17, W5). A lambda, or a block the tree does
     not name, goes through :func:`inspect.getsource` as before.
     """
+    # A function by its code, never by ``__name__`` nor through ``__wrapped__``: a
+    # ``functools.wraps`` wrapper carries the name of the function it wraps, and
+    # :func:`inspect.getsource` unwraps it, so the wrapper's own body (``f(x) * 2``) went
+    # unhashed, a stale hit on an edit of it, before 2026-12-07.
+    code = getattr(obj, "__code__", None)
     lines, start = inspect.findsource(obj)
-    name = getattr(obj, "__name__", None)
+    name = code.co_name if code is not None else getattr(obj, "__name__", None)
     blocks = _blocks("".join(lines)) if name != "<lambda>" else None
     node = blocks.get(start) if blocks is not None else None
     if node is None or node.name != name or node.end_lineno is None:
-        return inspect.getsource(obj)
+        return inspect.getsource(code if code is not None else obj)
     return "".join(lines[start : node.end_lineno])
 
 

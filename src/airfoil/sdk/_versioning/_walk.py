@@ -25,6 +25,7 @@ any of them (``importlib.reload``) is seen as a stale version.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import inspect
@@ -34,7 +35,7 @@ import types
 import typing
 from typing import Any
 
-from airfoil.sdk._versioning._canonical import Unhashable, canonical
+from airfoil.sdk._versioning._canonical import VALUE_TYPES, Unhashable, canonical
 from airfoil.sdk._versioning._imports import (
     file_imports,
     imported_modules,
@@ -309,6 +310,8 @@ class Walker:
             self.consider(default, f"{token}.<{field}>", set())
         own_file = inspect.getfile(module) if module is not None and _has_file(module) else None
         for name, member in sorted(vars(cls).items()):
+            if isinstance(member, functools.partialmethod):  # its bound arguments
+                self.consider((member.args, member.keywords), f"{token}.{name}", set())
             for func in _functions_of(member):
                 code = getattr(func, "__code__", None)
                 if code is None:
@@ -658,6 +661,8 @@ def _functions_of(member: Any) -> list[Any]:
     if isinstance(member, functools.singledispatchmethod):
         impls = _dispatched(member.dispatcher) or []
         return [f for f in dict.fromkeys(f for _t, f in impls) if inspect.isfunction(f)]
+    if isinstance(member, functools.partialmethod):  # triple = partialmethod(scale, k=3)
+        member = member.func
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
@@ -686,6 +691,10 @@ def _field_defaults(cls: type) -> list[tuple[str, Any]]:
     for f in (getattr(cls, "__dataclass_fields__", None) or {}).values():
         if callable(getattr(f, "default_factory", None)):
             found.append((f"{f.name} default_factory", f.default_factory))
+        default = getattr(f, "default", dataclasses.MISSING)
+        if default is not dataclasses.MISSING and _class_member(cls, f.name) is not default:
+            # no class attribute holds it (slots=True): ``k: int = consts.K``'s value
+            found.append((f"{f.name} default", default))
     pydantic_fields = getattr(cls, "__pydantic_fields__", None)
     for name, info in (pydantic_fields if isinstance(pydantic_fields, dict) else {}).items():
         default = getattr(info, "default", None)  # PydanticUndefined when there is none
@@ -762,6 +771,13 @@ def _state(obj: Any) -> dict[str, Any]:
             ):
                 state[slot] = getattr(obj, slot)
     state.update(getattr(obj, "__dict__", {}))
+    # A project subclass of a value type (``class Meters(float)``, ``class Tag(str)``, of
+    # ``date``): its value is in neither slots nor __dict__; ``Meters(3.0)`` to ``Meters(4.0)``
+    # kept the version before 2026-12-07.
+    for base in type(obj).__mro__:
+        if base in VALUE_TYPES:
+            state["<value>"] = base.__repr__(obj)  # type: ignore[call-arg]
+            break
     # A project subclass of a builtin container (a ``dict`` with attribute access, as
     # config objects are): its items are its state too, though neither slots nor __dict__.
     if isinstance(obj, dict):
