@@ -13,6 +13,7 @@ from airfoil.core.forks import forked_from
 from airfoil.core.records import TaskSpec
 from airfoil.executors._ray_connection import CONNECTION
 from airfoil.executors._ray_idle import HOLDINGS, Held
+from airfoil.executors._ray_reaper import stop_actors
 from airfoil.executors.base import AttemptRequest
 
 __all__ = ["Worker", "environment_key", "held", "holds_resources", "places_own_workers", "shutdown"]
@@ -35,6 +36,7 @@ class Worker:
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
     node: str = ""  # the Ray node it runs on, once known (placed there, or its report said)
     room_at: float = 0.0  # monotonic: while starting, when to stop an idle holder for it
+    where: tuple[str, int, float] | None = None  # (Ray node, pid, start time) once started
 
 
 def holds_resources(key: tuple[Any, ...]) -> bool:
@@ -76,7 +78,9 @@ def places_own_workers(task: TaskSpec) -> bool:
     return bool(task.config.get("gang"))
 
 
-def shutdown(handles: list[Any], token: object, pid: int) -> None:
+def shutdown(
+    handles: list[Any], wheres: dict[int, tuple[str, int, float]], token: object, pid: int
+) -> None:
     """Kill the executor's actors and release this process's Ray (idempotent); nothing in
     a forked child (``pid`` is the parent's: its actors and Ray are the parent's, and a Ray
     call there, on the parent's sockets, hangs it; see ``keep_past_fork``)."""
@@ -87,12 +91,9 @@ def shutdown(handles: list[Any], token: object, pid: int) -> None:
         import ray
 
         if ray.is_initialized():
-            for handle in handles:
-                try:
-                    ray.kill(handle, no_restart=True)
-                except Exception:  # already gone
-                    continue
+            stop_actors(ray, [(h, wheres.get(id(h))) for h in handles])
     except Exception:  # best effort: the process may be exiting
         pass
     handles.clear()
+    wheres.clear()
     CONNECTION.release()

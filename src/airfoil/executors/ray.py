@@ -67,6 +67,7 @@ from airfoil.executors._ray_pool import (
     places_own_workers,
     shutdown,
 )
+from airfoil.executors._ray_reaper import reaper_on, stop_actors
 from airfoil.executors._reports import UnreportedAttempts, first_line, unschedulable
 from airfoil.executors.base import (
     AttemptRequest,
@@ -139,6 +140,8 @@ class RayExecutor(Executor):
         self._fetch_decoder = msgspec.msgpack.Decoder(FetchReport)
         self._unreported = UnreportedAttempts(blob_url)
         self._handles: list[Any] = []  # every actor started, for the finalizer
+        #: id(handle) -> (node, pid, start time) of each started worker: its tree is stopped
+        self._wheres: dict[int, tuple[str, int, float]] = {}
         self._limit_n: int | None = max_workers
         self._nodes: tuple[float, list[dict[str, Any]]] | None = None  # (when, ray.nodes())
         self._nodes_lock = threading.Lock()
@@ -279,7 +282,7 @@ class RayExecutor(Executor):
             self._ray = CONNECTION.acquire(self.address, self._max_workers)
             # The finalizer holds the list of actors, never the executor.
             self._finalizer = weakref.finalize(
-                self, shutdown, self._handles, self._token, os.getpid()
+                self, shutdown, self._handles, self._wheres, self._token, os.getpid()
             )
             keep_past_fork(self)  # a child's release would have the cluster kill the actors
         return self._ray
@@ -486,10 +489,12 @@ class RayExecutor(Executor):
             request = w.request
             assert request is not None
             try:
-                w.name = ray.get(w.ready)
+                w.name, where = ray.get(w.ready)
             except ray.exceptions.RayError as exc:
                 self._lost(w, exc, starting=True)
                 continue
+            w.where = self._wheres[id(w.handle)] = tuple(where)
+            reaper_on(ray, w.where[0])  # up before it is needed to stop this worker
             w.ready = None
             self._send(w, request)
         for w in [w for w in self._busy if w.ref in ready]:
@@ -556,10 +561,8 @@ class RayExecutor(Executor):
             self._retire(w)
 
     def _retire(self, w: Worker) -> None:
-        try:
-            self._ray.kill(w.handle, no_restart=True)
-        except Exception:  # already gone
-            pass
+        """Stop ``w`` with every process its tasks started (in any session), then forget it."""
+        stop_actors(self._ray, [(w.handle, w.where)])
         self._forget(w)
 
     def _forget(self, w: Worker) -> None:
@@ -571,6 +574,7 @@ class RayExecutor(Executor):
         self._waiting.pop(id(w), None)
         if w.handle in self._handles:
             self._handles.remove(w.handle)
+        self._wheres.pop(id(w.handle), None)
 
     def _drop_taken(self) -> None:
         """Forget idle workers another executor of the process took (and stopped) to make
@@ -617,10 +621,7 @@ class RayExecutor(Executor):
             if taken in self._idle:
                 self._retire(taken)
             else:  # another executor's: it forgets the worker at its next look
-                try:
-                    self._ray.kill(taken.handle, no_restart=True)
-                except Exception:  # already gone
-                    pass
+                stop_actors(self._ray, [(taken.handle, taken.where)])
 
     def _next_wake(self, now: float) -> float | None:
         times = [w.deadline for w in self._busy if w.deadline is not None]

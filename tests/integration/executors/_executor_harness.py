@@ -125,6 +125,36 @@ TASKS = textwrap.dedent(
         return child.pid
 
 
+    GRANDCHILD = (
+        "import subprocess, sys, time\\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " start_new_session=True)\\n"
+        "open(sys.argv[1], 'w').write(str(p.pid))\\n"
+        "time.sleep(60)\\n"
+    )
+
+
+    @af.task(timeout=3)
+    def grandchild_and_hang(pid_file: str) -> int:
+        # a grandchild in a session of its own, below a child that stays: Ray stops only
+        # a dead worker's direct children
+        subprocess.Popen([sys.executable, "-c", GRANDCHILD, pid_file])
+        while True:  # only the hard timeout's kill stops it (once the grandchild is up)
+            try:
+                while not os.path.exists(pid_file):
+                    time.sleep(0.02)
+                time.sleep(100)
+            except BaseException:
+                pass
+
+
+    @af.task
+    def grandchild_and_nap(pid_file: str, seconds: float) -> int:
+        child = subprocess.Popen([sys.executable, "-c", GRANDCHILD, pid_file])
+        time.sleep(seconds)
+        return child.pid
+
+
     @af.task(timeout=1)
     def detach_and_hang(pid_file: str) -> int:
         _detached_child(pid_file)
