@@ -37,7 +37,7 @@ from airfoil.executors._gang import (
     free_port,
     rank_env,
 )
-from airfoil.executors._ray_reaper import stop_actors
+from airfoil.executors._ray_reaper import reaper_on, stop_actors
 
 __all__ = ["RankActor", "RayGang", "placement_strategy"]
 
@@ -51,11 +51,10 @@ class RankActor:
         """``(node id, node IP, pid, start time)`` of this rank."""
         import ray
 
-        from airfoil.executors._ray_reaper import reaper_on, where_am_i
+        from airfoil.executors._ray_reaper import where_am_i
 
         r: Any = ray  # parts of Ray's API are untyped
         node, pid, created = where_am_i()
-        reaper_on(r, node)  # up before the gang stops this rank with its processes
         return node, r.util.get_node_ip_address(), pid, created
 
     def free_port(self) -> int:
@@ -163,6 +162,8 @@ class RayGang:
             local: dict[str, list[int]] = {}
             for rank, (node, *_rest) in enumerate(wheres):
                 local.setdefault(node, []).append(rank)
+            for node in local:  # up before a rank is stopped with its processes there
+                reaper_on(ray, node)
             refs = []
             for rank, a in enumerate(actors):
                 mates = local[wheres[rank][0]]
