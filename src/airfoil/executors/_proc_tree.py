@@ -50,12 +50,14 @@ def signal_group(pid: int, sig: int) -> None:
             os.kill(pid, sig)
 
 
-def kill_tree(pid: int, created: float | None = None) -> int:
-    """SIGKILL process ``pid`` and everything below it, in any session: ``pid`` is frozen
-    first (it starts nothing more), its descendants are listed and frozen, listed again (those
-    started meanwhile), then all are killed, ``pid`` last. ``created``: ``pid``'s start time as
-    psutil reports it; a process of that pid started at another time is left alone (the one
-    meant has gone and its pid was reused). Returns how many descendants were killed."""
+def kill_tree(pid: int, created: float | None = None, *, root: bool = True) -> int:
+    """SIGKILL everything below process ``pid``, in any session, and ``pid`` itself unless
+    ``root`` is False. ``pid`` is frozen first (it starts nothing more), its descendants are
+    listed and frozen, listed again (those started meanwhile), then all are killed; ``pid``
+    last, or (``root=False``: its owner ends it, as Ray does an actor's process) let go on.
+    ``created``: ``pid``'s start time as psutil reports it; a process of that pid started at
+    another time is left alone (the one meant has gone and its pid was reused). Returns how
+    many descendants were killed."""
     import psutil
 
     try:
@@ -65,10 +67,12 @@ def kill_tree(pid: int, created: float | None = None) -> int:
         proc.send_signal(signal.SIGSTOP)
     except psutil.Error:
         return 0
-    tree = descendants(pid)
-    signal_tree(tree, signal.SIGSTOP)
-    tree += [p for p in descendants(pid) if p not in tree]
-    signal_tree(tree, signal.SIGKILL)
-    with contextlib.suppress(psutil.Error):
-        proc.send_signal(signal.SIGKILL)
+    try:
+        tree = descendants(pid)
+        signal_tree(tree, signal.SIGSTOP)
+        tree += [p for p in descendants(pid) if p not in tree]
+        signal_tree(tree, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL if root else signal.SIGCONT)
     return len(tree)

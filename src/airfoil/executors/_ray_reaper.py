@@ -1,13 +1,14 @@
 """Stopping a Ray actor with the processes its task started (the ray executor's workers,
 a gang's ranks).
 
-``ray.kill`` ends the actor's process only: what the task's code started -- in the actor's
-process group or in a session of its own (``start_new_session=True``) -- would run on,
-handed to init, holding GPUs, ports and files. So an actor is stopped by a :class:`Reaper`,
-one small actor per node (no CPU), that kills the actor's whole process tree there with
-:func:`airfoil.executors._proc_tree.kill_tree` (the process executor's own way), before Ray is
-told to forget the actor. Each actor says where it runs (node, pid, start time) when it
-starts; an actor that never said (it never started) is only ``ray.kill``-ed.
+``ray.kill`` ends the actor's process, and Ray its direct children: what they started in
+turn -- in a session of its own (``start_new_session=True``) too -- would run on, handed to
+init, holding GPUs, ports and files. So an actor is stopped by a :class:`Reaper`, one small
+actor per node (no CPU), that freezes the actor's process and kills everything below it there
+with :func:`airfoil.executors._proc_tree.kill_tree` (the process executor's own way); then
+``ray.kill`` ends the actor (a child started in the moment between is a direct one, which Ray
+stops). Each actor says where it runs (node, pid, start time) when it starts; an actor that
+never said (it never started) is only ``ray.kill``-ed.
 
 Like :mod:`airfoil.executors._ray_worker`, this module imports Ray only inside functions.
 """
@@ -35,7 +36,8 @@ class Reaper:
     def kill_tree(self, pid: int, created: float) -> int:
         from airfoil.executors._proc_tree import kill_tree
 
-        return kill_tree(pid, created)
+        # the actor's own process is left to ``ray.kill`` (a kill Ray expects: no error)
+        return kill_tree(pid, created, root=False)
 
 
 def where_am_i() -> tuple[str, int, float]:
