@@ -38,15 +38,12 @@ def tree(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         time.sleep(0.02)
     grandchild = int(pid_file.read_text())
     yield parent, grandchild
-    for p in [*psutil.Process(parent.pid).children(recursive=True), parent]:  # (if left)
+    for pid in (grandchild, parent.pid):  # whatever a failed test left
         try:
-            p.kill()
-        except (psutil.Error, ProcessLookupError):
+            for p in [*psutil.Process(pid).children(recursive=True), psutil.Process(pid)]:
+                p.kill()
+        except psutil.Error:
             pass
-    try:
-        psutil.Process(grandchild).kill()
-    except psutil.Error:
-        pass
     parent.wait()
 
 
