@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psutil
+from _procs import gone
 
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.process import ProcessExecutor
@@ -319,15 +319,3 @@ def run_one(ex: Any, request: AttemptRequest) -> AttemptResult:
 
 def worker_pid(result: AttemptResult) -> int:
     return int(result.worker.split(":")[1])
-
-
-def gone(pid: int, within: float = 5.0) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
-    return False

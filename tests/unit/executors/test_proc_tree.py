@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _procs import gone
 
 from airfoil.executors._proc_tree import kill_tree
 
@@ -47,25 +48,13 @@ def tree(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     parent.wait()
 
 
-def _gone(pid: int, within: float = 5.0) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_the_tree_goes_and_root_false_lets_the_process_run_on(
     tree: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     parent, grandchild = tree
     created = psutil.Process(parent.pid).create_time()
     assert kill_tree(parent.pid, created, root=False) == 2  # the child and the grandchild
-    assert _gone(grandchild)
+    assert gone(grandchild)
     assert psutil.Process(parent.pid).status() != psutil.STATUS_STOPPED  # let go on
     assert parent.poll() is None
     kill_tree(parent.pid, created)  # itself killed this time
@@ -78,4 +67,4 @@ def test_a_pid_that_names_another_process_now_is_left_alone(
     parent, grandchild = tree
     created = psutil.Process(parent.pid).create_time()
     assert kill_tree(parent.pid, created - 5.0) == 0  # (what its start time would tell)
-    assert parent.poll() is None and not _gone(grandchild, within=0.2)
+    assert parent.poll() is None and not gone(grandchild, within=0.2)
