@@ -38,6 +38,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from airfoil.core.forks import forked_from
+from airfoil.executors._proc_tree import descendants, signal_group, signal_tree
 from airfoil.executors._process_worker import worker_main
 from airfoil.executors.base import AttemptRequest, RuntimeFactory
 
@@ -324,37 +325,6 @@ def kill_worker(d: Dying) -> None:
     signal_tree(d.tree, signal.SIGKILL)
     signal_group(d.pid, signal.SIGKILL)
     d.killed = True
-
-
-def descendants(pid: int) -> list[Any]:
-    """Every process below ``pid`` (psutil.Process each), children before their children;
-    [] when it has gone."""
-    import psutil
-
-    try:
-        return list(psutil.Process(pid).children(recursive=True))
-    except psutil.Error:
-        return []
-
-
-def signal_tree(procs: list[Any], sig: int) -> None:
-    """Signal each of ``procs`` that is still the process it was when found."""
-    if not procs:
-        return
-    import psutil
-
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.send_signal(sig)
-
-
-def signal_group(pid: int, sig: int) -> None:
-    """Signal a worker's process group (the worker and whatever its task started)."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
 
 
 def stop_idle_forkserver() -> None:

@@ -37,6 +37,7 @@ from airfoil.executors._gang import (
     free_port,
     rank_env,
 )
+from airfoil.executors._ray_reaper import reaper_on, stop_actors
 
 __all__ = ["RankActor", "RayGang", "placement_strategy"]
 
@@ -46,12 +47,15 @@ NODE_ID_LABEL = "ray.io/node-id"  # the label every Ray node carries: its node i
 class RankActor:
     """One rank: a Ray actor in a bundle of the gang's placement group."""
 
-    def where(self) -> tuple[str, str, int]:
-        """``(node id, node IP, pid)`` of this rank."""
+    def where(self) -> tuple[str, str, int, float]:
+        """``(node id, node IP, pid, start time)`` of this rank."""
         import ray
 
+        from airfoil.executors._ray_reaper import where_am_i
+
         r: Any = ray  # parts of Ray's API are untyped
-        return r.get_runtime_context().get_node_id(), r.util.get_node_ip_address(), os.getpid()
+        node, pid, created = where_am_i()
+        return node, r.util.get_node_ip_address(), pid, created
 
     def free_port(self) -> int:
         return free_port()
@@ -128,6 +132,7 @@ class RayGang:
                 [bundle] * plan.workers, strategy=placement_strategy(plan), name=name
             )
         actors: list[Any] = []
+        wheres: list[Any] = []
         try:
             ready, _ = ray.wait([pg.ready()], timeout=plan.start_timeout_s)
             if not ready:
@@ -155,8 +160,10 @@ class RayGang:
             except (ray.exceptions.RayError, TimeoutError) as exc:
                 raise GangStartError(f"a rank of the gang did not start: {exc}") from exc
             local: dict[str, list[int]] = {}
-            for rank, (node, _ip, _pid) in enumerate(wheres):
+            for rank, (node, *_rest) in enumerate(wheres):
                 local.setdefault(node, []).append(rank)
+            for node in local:  # up before a rank is stopped with its processes there
+                reaper_on(ray, node)
             refs = []
             for rank, a in enumerate(actors):
                 mates = local[wheres[rank][0]]
@@ -174,9 +181,8 @@ class RayGang:
             outcomes = _wait(ray, refs, actors, wheres)
             return GangOutcome(ranks=outcomes, running_at=running_at, started_at=started_at)
         finally:
-            for a in actors:
-                with contextlib.suppress(Exception):
-                    ray.kill(a, no_restart=True)
+            # each rank with the processes its code started (any session)
+            stop_actors(ray, [(a, _stop_where(wheres, i)) for i, a in enumerate(actors)])
             with contextlib.suppress(Exception):
                 remove_placement_group(pg)
 
@@ -204,8 +210,16 @@ def _remove_stale(ray: Any, name: str) -> None:
         time.sleep(0.1)
 
 
+def _stop_where(wheres: list[Any], rank: int) -> tuple[str, int, float] | None:
+    """What stopping rank ``rank`` with its processes needs (None: it never said where)."""
+    if rank >= len(wheres):
+        return None
+    node, _ip, pid, created = wheres[rank]
+    return (node, pid, created)
+
+
 def _wait(
-    ray: Any, refs: list[Any], actors: list[Any], wheres: list[tuple[str, str, int]]
+    ray: Any, refs: list[Any], actors: list[Any], wheres: list[tuple[str, str, int, float]]
 ) -> list[RankOutcome]:
     """Every rank's outcome: all of them, or the first failure and the rest stopped (after a
     rank raised, the others get :data:`PEER_GRACE_S` to end first: a rank that died makes its
@@ -225,10 +239,9 @@ def _wait(
         if stop_at is not None and (
             not done or time.monotonic() >= stop_at or any(o.lost for o in outcomes.values())
         ):
-            for other in pending:
-                r = rank_of[other]
-                with contextlib.suppress(Exception):
-                    ray.kill(actors[r], no_restart=True)
+            stopping = [rank_of[other] for other in pending]
+            stop_actors(ray, [(actors[r], _stop_where(wheres, r)) for r in stopping])
+            for r in stopping:
                 outcomes[r] = RankOutcome(rank=r, lost=True, stopped=True, node=wheres[r][0])
             pending = []
     return [outcomes[i] for i in range(len(refs))]

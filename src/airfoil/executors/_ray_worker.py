@@ -138,9 +138,12 @@ class AttemptWorker:
         self._decoder = msgspec.msgpack.Decoder(AttemptRequest)
         self._encoder = msgspec.msgpack.Encoder()
 
-    def ready(self) -> str:
-        """Where this worker runs (``host:pid:ray``); answered once it is up."""
-        return self._name
+    def ready(self) -> tuple[str, tuple[str, int, float]]:
+        """Where this worker runs: ``host:pid:ray``, and its node, pid and start time (to
+        stop its process tree: :mod:`airfoil.executors._ray_reaper`); answered once it is up."""
+        from airfoil.executors._ray_reaper import where_am_i
+
+        return self._name, where_am_i()
 
     def run(self, data: bytes) -> tuple[bytes, bytes | None]:
         """Run one attempt to its end: its encoded result (never raises), and the encoded

@@ -39,21 +39,35 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import ConfigError
-from airfoil.core.forks import forked_from, keep_past_fork
+from airfoil.core.forks import keep_past_fork
 from airfoil.core.phases import ErrorKind
-from airfoil.core.records import ErrorInfo, TaskSpec, Value
+from airfoil.core.records import ErrorInfo, Value
 from airfoil.core.resources import ResourceSpec
 from airfoil.executors._blob_cache import LOCALITY, BlobCacheConfig, FetchReport
 from airfoil.executors._gang import GANG_NODES_ENV
 from airfoil.executors._ray_connection import CONNECTION, import_ray
 from airfoil.executors._ray_idle import HOLDINGS, Held
+from airfoil.executors._ray_placement import (
+    cluster_nodes_of,
+    infeasible,
+    node_strategy,
+    room_to_free,
+)
+from airfoil.executors._ray_pool import (
+    Worker,
+    environment_key,
+    held,
+    holds_resources,
+    places_own_workers,
+    shutdown,
+)
+from airfoil.executors._ray_reaper import reaper_on, stop_actors
 from airfoil.executors._reports import UnreportedAttempts, first_line, unschedulable
 from airfoil.executors.base import (
     AttemptRequest,
@@ -65,71 +79,12 @@ from airfoil.executors.base import (
     with_deadline,
 )
 
-__all__ = ["RayExecutor", "import_ray"]
+__all__ = ["RayExecutor", "environment_key", "import_ray"]
 
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _TAKE_WAIT_S = 30.0  # how long one long poll of the mailbox waits for a child call
 _MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one holding its room
 _NODES_TTL_S = 2.0  # how long the cluster's node list is trusted (placement, feasibility)
-_NOT_CUSTOM = ("CPU", "GPU", "memory", "object_store_memory")
-
-
-@dataclass(eq=False)
-class _Worker:
-    """A warm worker actor: starting (``ready`` pending), busy (``ref`` pending) or idle."""
-
-    handle: Any
-    key: tuple[Any, ...]
-    ready: Any = None  # the ready() ref while starting
-    name: str = ""  # host:pid:ray once started
-    request: AttemptRequest | None = None
-    ref: Any = None  # the run() ref while busy
-    created: float = 0.0  # monotonic
-    started: float = 0.0  # wall clock, for results
-    deadline: float | None = None  # monotonic
-    last_used: float = 0.0  # monotonic
-    tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
-    node: str = ""  # the Ray node it runs on, once known (placed there, or its report said)
-    room_at: float = 0.0  # monotonic: while starting, when to stop an idle holder for it
-
-
-def _holds_resources(key: tuple[Any, ...]) -> bool:
-    """Whether workers of this environment hold cluster resources while idle (they asked
-    for CPUs, memory, GPUs, an accelerator or custom resources)."""
-    _root, _url, cpu, mem, gpu, accelerator, custom, _node = key
-    return bool(cpu or mem or gpu or accelerator or custom)
-
-
-def _held(key: tuple[Any, ...]) -> Held:
-    """The CPUs, memory and GPUs workers of this environment hold."""
-    return (float(key[2]), float(key[3]), float(key[4]))
-
-
-def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
-    """The task environment a warm worker serves: code root, the requests' shape (CPUs,
-    memory, GPUs, accelerator, custom resources) and the node the policy placed it on."""
-    task = request.task
-    if _places_own_workers(task):
-        return (request.code_root, request.blob_url, 0.0, 0, 0, "", (), "")
-    r = task.requests
-    custom = tuple(sorted(task.custom_resources.items()))
-    node = request.placement[0] if request.placement else ""
-    return (
-        request.code_root,
-        request.blob_url,
-        r.cpu,
-        r.mem,
-        r.gpu,
-        task.accelerator,
-        custom,
-        node,
-    )
-
-
-def _places_own_workers(task: TaskSpec) -> bool:
-    """Whether the task's attempt only supervises workers it places itself (a training gang:
-    its placement group holds the requests, so its supervising actor asks for nothing)."""
-    return bool(task.config.get("gang"))
 
 
 class RayExecutor(Executor):
@@ -176,15 +131,17 @@ class RayExecutor(Executor):
         self._done: list[AttemptResult] = []
         self._calls: list[ChildCall] = []
         self._waiting: dict[int, int] = {}  # id(worker) -> child calls it waits on
-        self._starting: list[_Worker] = []
-        self._busy: list[_Worker] = []
-        self._idle: list[_Worker] = []
+        self._starting: list[Worker] = []
+        self._busy: list[Worker] = []
+        self._idle: list[Worker] = []
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(AttemptResult)
         self._call_decoder = msgspec.msgpack.Decoder(ChildCall)
         self._fetch_decoder = msgspec.msgpack.Decoder(FetchReport)
         self._unreported = UnreportedAttempts(blob_url)
         self._handles: list[Any] = []  # every actor started, for the finalizer
+        #: id(handle) -> (node, pid, start time) of each started worker: its tree is stopped
+        self._wheres: dict[int, tuple[str, int, float]] = {}
         self._limit_n: int | None = max_workers
         self._nodes: tuple[float, list[dict[str, Any]]] | None = None  # (when, ray.nodes())
         self._nodes_lock = threading.Lock()
@@ -287,29 +244,7 @@ class RayExecutor(Executor):
     def cluster_nodes(self) -> list[ClusterNode]:
         """The cluster's nodes as Ray reports them (alive and dead), read at most every
         ``_NODES_TTL_S`` seconds: nodes that join or leave show within that time."""
-        out = []
-        for n in self._ray_nodes():
-            res = n.get("Resources") or {}
-            custom = {
-                k: float(v)
-                for k, v in res.items()
-                if k not in _NOT_CUSTOM and not k.startswith("node:")
-            }
-            out.append(
-                ClusterNode(
-                    name=str(n.get("NodeID", "")),
-                    address=str(n.get("NodeManagerAddress", "")),
-                    alive=bool(n.get("Alive")),
-                    capacity=ResourceSpec(
-                        cpu=float(res.get("CPU", 0.0)),
-                        mem=int(res.get("memory", 0)),
-                        gpu=int(res.get("GPU", 0)),
-                    ),
-                    custom=custom,
-                    head="node:__internal_head__" in res,
-                )
-            )
-        return sorted(out, key=lambda c: (not c.head, c.address, c.name))
+        return cluster_nodes_of(self._ray_nodes())
 
     def preferred_nodes(self, inputs: dict[str, Value]) -> tuple[str, ...]:
         """The nodes whose blob caches hold most of these inputs' bytes, most first (at least
@@ -347,7 +282,7 @@ class RayExecutor(Executor):
             self._ray = CONNECTION.acquire(self.address, self._max_workers)
             # The finalizer holds the list of actors, never the executor.
             self._finalizer = weakref.finalize(
-                self, _shutdown, self._handles, self._token, os.getpid()
+                self, shutdown, self._handles, self._wheres, self._token, os.getpid()
             )
             keep_past_fork(self)  # a child's release would have the cluster kill the actors
         return self._ray
@@ -367,7 +302,7 @@ class RayExecutor(Executor):
         limit = self._limit()
         while self._queue:
             request = self._queue[0]
-            if request.placement and _places_own_workers(request.task):
+            if request.placement and places_own_workers(request.task):
                 self._free_room(request)  # the gang's ranks go where idle workers may sit
             w = self._idle_worker(request)
             if w is not None:
@@ -394,44 +329,11 @@ class RayExecutor(Executor):
         pinned to those nodes) would wait for it. The least recently used go first."""
         if not request.placement or not self._idle:
             return
-        task = request.task
-        need: dict[str, list[float]] = {}
-        if _places_own_workers(task):
-            c = task.config
-            per = [float(c.get("cpu", 0) or 0), float(c.get("mem", 0) or 0), c.get("gpu", 0)]
-        else:
-            r = task.requests
-            per = [r.cpu, float(r.mem), r.gpu]
-        for node in request.placement:
-            have = need.setdefault(node, [0.0, 0.0, 0.0])
-            for i in range(3):
-                have[i] += float(per[i] or 0)
-        caps = {
-            str(n.get("NodeID")): n.get("Resources") or {}
-            for n in self._ray_nodes()
-            if n.get("Alive")
-        }
         workers = [*self._starting, *self._busy, *self._idle]
-        for node, want in need.items():
-            res = caps.get(node)
-            if res is None:
-                continue  # the node is gone: the worker will fail to start (a system error)
-            free = [float(res.get(k, 0.0)) for k in ("CPU", "memory", "GPU")]
-            for w in workers:
-                if w.key[7] == node:
-                    for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
-                        free[i] -= float(held)
-            idle = sorted(
-                (w for w in self._idle if w.key[7] == node and _holds_resources(w.key)),
-                key=lambda x: x.last_used,
-            )
-            while idle and any(f < n - 1e-9 for f, n in zip(free, want, strict=True)):
-                w = idle.pop(0)
-                for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
-                    free[i] += float(held)
-                self._retire(w)
+        for w in room_to_free(request, self._ray_nodes(), workers, self._idle):
+            self._retire(w)
 
-    def _idle_worker(self, request: AttemptRequest) -> _Worker | None:
+    def _idle_worker(self, request: AttemptRequest) -> Worker | None:
         """The most recently used idle worker of the request's environment, or None."""
         key = environment_key(request)
         task = (request.task.module, request.task.qualname)
@@ -453,26 +355,7 @@ class RayExecutor(Executor):
     def _infeasible(self, request: AttemptRequest) -> str:
         """Why no node of the cluster, as it is now, could ever start ``request`` ("" if one
         could): Ray would keep such a worker pending forever."""
-        task = request.task
-        if _places_own_workers(task):
-            return ""  # its gang waits for its placement group (with its own start timeout)
-        r = task.requests
-        need = {"CPU": r.cpu, "GPU": float(r.gpu), "memory": float(r.mem)}
-        need.update(task.custom_resources)
-        if task.accelerator:
-            need[f"accelerator_type:{task.accelerator}"] = 0.001
-        need = {k: v for k, v in need.items() if v > 0}
-        if not need:
-            return ""
-        nodes = [n.get("Resources") or {} for n in self._ray_nodes() if n.get("Alive")]
-        if any(all(node.get(k, 0.0) >= v for k, v in need.items()) for node in nodes):
-            return ""
-        asked = ", ".join(f"{k}={v:g}" for k, v in sorted(need.items()))
-        return (
-            f"task {task.name!r} asks for {asked}, which no node of the Ray cluster has "
-            f"({len(nodes)} alive node(s)): lower its requests, or add a node that has them "
-            "(ray start --num-gpus / --resources)"
-        )
+        return infeasible(request.task, self._ray_nodes())
 
     def _ray_nodes(self) -> list[dict[str, Any]]:
         """``ray.nodes()``, cached for ``_NODES_TTL_S`` (thread-safe: the engine's queue reads
@@ -500,24 +383,7 @@ class RayExecutor(Executor):
         """Ray's scheduling strategy for the node the policy placed the attempt on, or None
         (no placement; or the node lacks a custom resource or accelerator the task asks
         for, which the policy does not count: Ray picks, among the nodes that have it)."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        if not request.placement:  # Ray places it: near its inputs if a node caches them
-            near = LOCALITY.rank(request.inputs)
-            return NodeAffinitySchedulingStrategy(near[0], soft=True) if near else None
-        node = request.placement[0]
-        task = request.task
-        wants = dict(task.custom_resources)
-        if task.accelerator:
-            wants[f"accelerator_type:{task.accelerator}"] = 0.001
-        if wants:
-            res = next(
-                (n.get("Resources") or {} for n in self._ray_nodes() if n.get("NodeID") == node),
-                {},
-            )
-            if not all(res.get(k, 0.0) >= v for k, v in wants.items()):
-                return None
-        return NodeAffinitySchedulingStrategy(node, soft=False)
+        return node_strategy(request, self._ray_nodes())
 
     def _start_worker(self, request: AttemptRequest) -> None:
         ray = self._ray
@@ -527,10 +393,10 @@ class RayExecutor(Executor):
             self._actor_cls = ray.remote(AttemptWorker)
         mailbox = self._mailbox_actor() if self.child_transport is not None else None
         r = request.task.requests
-        if _places_own_workers(request.task):
+        if places_own_workers(request.task):
             r = ResourceSpec()
         options: dict[str, Any] = {"max_restarts": 0, "max_task_retries": 0}
-        if _holds_resources(environment_key(request)):
+        if holds_resources(environment_key(request)):
             # Also 0: an actor asking for any resource holds 1 CPU for life unless told
             # otherwise, which the policy never counted (a GPU task's idle worker kept a
             # 1-CPU GPU node's CPU from the CPU work the policy placed there).
@@ -539,11 +405,11 @@ class RayExecutor(Executor):
             options["num_gpus"] = r.gpu
         if r.mem > 0:
             options["memory"] = r.mem
-        if request.task.custom_resources and not _places_own_workers(request.task):
+        if request.task.custom_resources and not places_own_workers(request.task):
             options["resources"] = dict(request.task.custom_resources)
-        if request.task.accelerator and not _places_own_workers(request.task):
+        if request.task.accelerator and not places_own_workers(request.task):
             options["accelerator_type"] = request.task.accelerator
-        if not _places_own_workers(request.task):
+        if not places_own_workers(request.task):
             strategy = self._node_strategy(request)
             if strategy is not None:  # the engine's policy chose the node: Ray is told
                 options["scheduling_strategy"] = strategy
@@ -551,18 +417,18 @@ class RayExecutor(Executor):
             self.runtime, self.blob_url, self.durability, mailbox, self.blob_cache
         )
         self._handles.append(handle)
-        w = _Worker(handle=handle, key=environment_key(request), request=request)
+        w = Worker(handle=handle, key=environment_key(request), request=request)
         w.node = request.placement[0] if request.placement else ""
         w.ready = handle.ready.remote()
         w.created = time.monotonic()
         w.room_at = w.created + _MAKE_ROOM_AFTER_S
-        if _holds_resources(w.key):
-            HOLDINGS.started(w, self._token, w.node, _held(w.key))
+        if holds_resources(w.key):
+            HOLDINGS.started(w, self._token, w.node, held(w.key))
         self._starting.append(w)
 
-    def _send(self, w: _Worker, request: AttemptRequest) -> None:
+    def _send(self, w: Worker, request: AttemptRequest) -> None:
         w.request = request
-        if request.placement and _places_own_workers(request.task):
+        if request.placement and places_own_workers(request.task):
             # the gang's supervisor pins each rank's bundle to the node the policy chose
             env = {**request.task.environment, GANG_NODES_ENV: ",".join(request.placement)}
             task = msgspec.structs.replace(request.task, environment=env)
@@ -623,10 +489,12 @@ class RayExecutor(Executor):
             request = w.request
             assert request is not None
             try:
-                w.name = ray.get(w.ready)
+                w.name, where = ray.get(w.ready)
             except ray.exceptions.RayError as exc:
                 self._lost(w, exc, starting=True)
                 continue
+            w.where = self._wheres[id(w.handle)] = tuple(where)
+            reaper_on(ray, w.where[0])  # up before it is needed to stop this worker
             w.ready = None
             self._send(w, request)
         for w in [w for w in self._busy if w.ref in ready]:
@@ -643,10 +511,10 @@ class RayExecutor(Executor):
             self._finish(w, self._decoder.decode(data))
         self._dispatch()
 
-    def _caller(self, call: ChildCall) -> _Worker | None:
+    def _caller(self, call: ChildCall) -> Worker | None:
         return next((w for w in self._busy if call.made_by(w.request)), None)
 
-    def _finish(self, w: _Worker, result: AttemptResult) -> None:
+    def _finish(self, w: Worker, result: AttemptResult) -> None:
         self._busy.remove(w)
         self._waiting.pop(id(w), None)
         self._done.append(result)
@@ -659,7 +527,7 @@ class RayExecutor(Executor):
             self._idle.append(w)
             HOLDINGS.idle(w, w.last_used)
 
-    def _lost(self, w: _Worker, exc: Exception, *, starting: bool) -> None:
+    def _lost(self, w: Worker, exc: Exception, *, starting: bool) -> None:
         """The worker (or its node) died: report its attempt as a system error."""
         text = str(exc)
         where = f" ({w.name})" if w.name else ""
@@ -692,14 +560,12 @@ class RayExecutor(Executor):
         for w in list(self._idle):
             self._retire(w)
 
-    def _retire(self, w: _Worker) -> None:
-        try:
-            self._ray.kill(w.handle, no_restart=True)
-        except Exception:  # already gone
-            pass
+    def _retire(self, w: Worker) -> None:
+        """Stop ``w`` with every process its tasks started (in any session), then forget it."""
+        stop_actors(self._ray, [(w.handle, w.where)])
         self._forget(w)
 
-    def _forget(self, w: _Worker) -> None:
+    def _forget(self, w: Worker) -> None:
         """Drop ``w`` from this executor's pools (it was stopped, here or by another)."""
         HOLDINGS.discard(w)
         for pool in (self._starting, self._busy, self._idle):
@@ -708,6 +574,7 @@ class RayExecutor(Executor):
         self._waiting.pop(id(w), None)
         if w.handle in self._handles:
             self._handles.remove(w.handle)
+        self._wheres.pop(id(w.handle), None)
 
     def _drop_taken(self) -> None:
         """Forget idle workers another executor of the process took (and stopped) to make
@@ -754,10 +621,7 @@ class RayExecutor(Executor):
             if taken in self._idle:
                 self._retire(taken)
             else:  # another executor's: it forgets the worker at its next look
-                try:
-                    self._ray.kill(taken.handle, no_restart=True)
-                except Exception:  # already gone
-                    pass
+                stop_actors(self._ray, [(taken.handle, taken.where)])
 
     def _next_wake(self, now: float) -> float | None:
         times = [w.deadline for w in self._busy if w.deadline is not None]
@@ -766,7 +630,7 @@ class RayExecutor(Executor):
                 times.append(max(w.room_at, now))
         return min(times) if times else None
 
-    def _report(self, w: _Worker, error: ErrorInfo) -> None:
+    def _report(self, w: Worker, error: ErrorInfo) -> None:
         """Report an attempt the worker could not report itself, noting why in its log."""
         request = w.request
         assert request is not None
@@ -775,25 +639,3 @@ class RayExecutor(Executor):
                 request, error, started=w.started or time.time(), worker=w.name or "ray"
             )
         )
-
-
-def _shutdown(handles: list[Any], token: object, pid: int) -> None:
-    """Kill the executor's actors and release this process's Ray (idempotent); nothing in
-    a forked child (``pid`` is the parent's: its actors and Ray are the parent's, and a Ray
-    call there, on the parent's sockets, hangs it; see ``keep_past_fork``)."""
-    if forked_from(pid):
-        return
-    HOLDINGS.drop_owner(token)
-    try:
-        import ray
-
-        if ray.is_initialized():
-            for handle in handles:
-                try:
-                    ray.kill(handle, no_restart=True)
-                except Exception:  # already gone
-                    continue
-    except Exception:  # best effort: the process may be exiting
-        pass
-    handles.clear()
-    CONNECTION.release()

@@ -53,10 +53,13 @@ TASKS = textwrap.dedent(
 
 
     def bump(name: str) -> int:
+        # Written whole (a rename): a task polling a count (slow_once) never reads a file
+        # truncated and not yet written, which failed it with int("") under load.
         path = os.path.join(COUNTS, name)
         n = int(open(path).read()) + 1 if os.path.exists(path) else 1
-        with open(path, "w") as fh:
+        with open(f"{path}.{os.getpid()}", "w") as fh:
             fh.write(str(n))
+        os.replace(f"{path}.{os.getpid()}", path)
         return n
 
 

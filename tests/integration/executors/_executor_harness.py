@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psutil
+from _procs import gone
 
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.process import ProcessExecutor
@@ -122,6 +122,36 @@ TASKS = textwrap.dedent(
         )
         with open(pid_file, "w") as fh:
             fh.write(str(child.pid))
+        return child.pid
+
+
+    GRANDCHILD = (
+        "import subprocess, sys, time\\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " start_new_session=True)\\n"
+        "open(sys.argv[1], 'w').write(str(p.pid))\\n"
+        "time.sleep(60)\\n"
+    )
+
+
+    @af.task(timeout=3)
+    def grandchild_and_hang(pid_file: str) -> int:
+        # a grandchild in a session of its own, below a child that stays: Ray stops only
+        # a dead worker's direct children
+        subprocess.Popen([sys.executable, "-c", GRANDCHILD, pid_file])
+        while True:  # only the hard timeout's kill stops it (once the grandchild is up)
+            try:
+                while not os.path.exists(pid_file):
+                    time.sleep(0.02)
+                time.sleep(100)
+            except BaseException:
+                pass
+
+
+    @af.task
+    def grandchild_and_nap(pid_file: str, seconds: float) -> int:
+        child = subprocess.Popen([sys.executable, "-c", GRANDCHILD, pid_file])
+        time.sleep(seconds)
         return child.pid
 
 
@@ -289,15 +319,3 @@ def run_one(ex: Any, request: AttemptRequest) -> AttemptResult:
 
 def worker_pid(result: AttemptResult) -> int:
     return int(result.worker.split(":")[1])
-
-
-def gone(pid: int, within: float = 5.0) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
-    return False

@@ -128,6 +128,34 @@ def test_close_stops_every_worker(h: Harness) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("end", ["timeout", "abort"])
+def test_a_grandchild_in_its_own_session_is_stopped_with_its_attempt(
+    h: Harness, tmp_path: Path, end: str
+) -> None:
+    """``ray.kill`` ends the worker actor's process, and Ray its direct children: a process
+    further down, in a session of its own, ran on. A timeout or an abort stops it too."""
+    ex = h.executor(max_workers=1)
+    pid_file = tmp_path / "grandchild.pid"
+    if end == "timeout":
+        result = run_one(ex, h.request("grandchild_and_hang", pid_file=str(pid_file)))
+        assert result.error is not None and result.error.type == "TaskTimeoutError"
+    else:
+        ex.submit(h.request("grandchild_and_nap", pid_file=str(pid_file), seconds=30.0))
+        started_pids(ex, 1)
+        end_at = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.monotonic() < end_at, "the task never started its grandchild"
+            assert ex.poll(0.05) == []
+        ex.cancel("ex1", "n0")
+    end_at = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()):  # (a timeout: written by now)
+        assert time.monotonic() < end_at, "the task never started its grandchild"
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    assert gone(grandchild, within=10.0)
+
+
+@pytest.mark.timeout(120)
 def test_an_idle_worker_holding_cpus_makes_room_for_another_environment(h: Harness) -> None:
     # The session's Ray has 2 CPUs: a warm worker holding both blocks any other worker that
     # asks for one, until the executor stops it.

@@ -44,3 +44,28 @@ def rank_0_listens(payload: bytes) -> bytes:
             s.bind((os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])))
             s.listen()
     return os.environ["MASTER_PORT"].encode()
+
+
+def grandchild_then_rank_1_raises(payload: bytes) -> bytes:
+    """Rank 0 starts a child that starts a grandchild in a session of its own (its pid in
+    ``<payload>/grandchild``) and waits; rank 1 raises once the grandchild is up."""
+    import subprocess
+    import sys
+
+    pid_file = os.path.join(payload.decode(), "grandchild")
+    if os.environ["RANK"] == "0":
+        script = (
+            "import subprocess, sys, time\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+            " start_new_session=True)\n"
+            "open(sys.argv[1] + '.tmp', 'w').write(str(p.pid))\n"
+            "import os; os.replace(sys.argv[1] + '.tmp', sys.argv[1])\n"
+            "time.sleep(60)\n"
+        )
+        subprocess.Popen([sys.executable, "-c", script, pid_file])
+        time.sleep(60)
+        return b""
+    end = time.monotonic() + 30
+    while not os.path.exists(pid_file) and time.monotonic() < end:
+        time.sleep(0.05)
+    raise RuntimeError("rank 1 broke")

@@ -115,3 +115,31 @@ def test_a_gang_whose_rendezvous_port_was_taken_starts_again_on_another() -> Non
     assert outcome.ok, outcome.first_failure()
     assert int(outcome.ranks[0].result) != taken
     assert len(notes) == 1 and "rendezvous port was taken" in notes[0]
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(120)
+def test_a_ray_rank_stopped_with_its_gang_leaves_no_grandchild(
+    tmp_path: Path, ray_session: None
+) -> None:
+    """A rank the gang stops (its peer failed) goes with every process its code started, a
+    grandchild in a session of its own too (``ray.kill`` ended the rank's actor, and Ray its
+    direct children, only)."""
+    import ray.cloudpickle
+
+    from airfoil.executors._ray_gang import RayGang
+
+    ray.cloudpickle.register_pickle_by_value(_entries)  # the workers cannot import it
+    try:
+        plan = GangPlan(workers=2, cpu=0.5, start_timeout_s=60.0)
+        outcome = RayGang().run(
+            plan, _entries.grandchild_then_rank_1_raises, str(tmp_path).encode()
+        )
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(_entries)
+    assert not outcome.ok and outcome.ranks[0].stopped
+    grandchild = int((tmp_path / "grandchild").read_text())
+    end = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _alive(grandchild)

@@ -13,8 +13,9 @@ import pytest
 
 from airfoil.core.records import Interface, TaskSpec
 from airfoil.core.resources import ResourceSpec
+from airfoil.executors._ray_pool import Worker
 from airfoil.executors.base import AttemptRequest
-from airfoil.executors.ray import RayExecutor, _Worker, environment_key
+from airfoil.executors.ray import RayExecutor, environment_key
 
 pytestmark = pytest.mark.unit
 
@@ -65,7 +66,7 @@ def request(name: str, cpu: float, placement: tuple[str, ...] = (), **kw: Any) -
 
 
 def idle(ex: RayExecutor, handle: str, req: AttemptRequest, used: float) -> None:
-    ex._idle.append(_Worker(handle=handle, key=environment_key(req), last_used=used))
+    ex._idle.append(Worker(handle=handle, key=environment_key(req), last_used=used))
 
 
 def test_nodes_are_read_into_records_and_cached() -> None:
@@ -131,12 +132,14 @@ def test_an_unplaced_attempt_goes_softly_near_its_inputs_and_a_lost_node_is_forg
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from airfoil.core.records import Value
+    from airfoil.executors import _ray_placement
     from airfoil.executors import ray as ray_module
     from airfoil.executors._blob_cache import BlobLocality, FetchReport
 
     a, b = "a" * 56, "b" * 56  # node ids as Ray writes them (hex)
     index = BlobLocality()
     monkeypatch.setattr(ray_module, "LOCALITY", index)
+    monkeypatch.setattr(_ray_placement, "LOCALITY", index)
     fake = FakeRay([ray_node(a, CPU=2.0), ray_node(b, CPU=2.0)])
     ex = executor(fake)
     uri = "s3://bucket/values/ab/abc"
@@ -186,11 +189,11 @@ def test_a_waiting_worker_stops_another_executors_idle_worker_on_an_over_held_no
     one, two = executor(fake), executor(fake)
     on_a, on_b = gpu_request("t", "a"), gpu_request("t", "b")
     for ex, handle, req in ((one, "one-a", on_a), (one, "one-b", on_b)):
-        w = _Worker(handle=handle, key=environment_key(req), node=req.placement[0])
+        w = Worker(handle=handle, key=environment_key(req), node=req.placement[0])
         holdings.started(w, ex._token, w.node, (0.0, 0.0, 1.0))
         holdings.idle(w, 1.0)
         ex._idle.append(w)
-    waiting = _Worker(handle="two-a", key=environment_key(on_a), node="a", room_at=0.5)
+    waiting = Worker(handle="two-a", key=environment_key(on_a), node="a", room_at=0.5)
     holdings.started(waiting, two._token, "a", (0.0, 0.0, 1.0))
     two._starting.append(waiting)
     assert two._next_wake(0.2) == 0.5  # it waits on an over-held node: look then
