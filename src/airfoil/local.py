@@ -357,6 +357,7 @@ class Runtime:
             scheduler_policy=self.settings.scheduler_policy,
             journal_dir=str(Path(self.settings.home) / "journals"),
             journal_sync=self.settings.durability == "power",
+            lease_ttl_s=self.settings.lease_ttl_s,
             anomaly_k=self.settings.anomaly_k,
             anomaly_min_history=self.settings.anomaly_min_history,
             history_runs=self.settings.history_runs,

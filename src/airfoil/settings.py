@@ -345,6 +345,9 @@ class AirfoilSettings:
         admission_lease_s: how long the admission authority (and a replica's requests)
             hold unless renewed: a dead holder is replaced within about 4/3 of this
             (``AIRFOIL_ADMISSION_LEASE_S``, default 5).
+        lease_ttl_s: how long a local run's lease on its execution holds unless renewed
+            (its heartbeat renews it every third of this): a driver killed mid-run can be
+            resumed by another process within this (``AIRFOIL_LEASE_TTL_S``, default 30).
         history_runs: how many of the latest successful runs make a task version's history
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
@@ -375,6 +378,7 @@ class AirfoilSettings:
     admission: Literal["auto", "process", "database"] = _setting("auto")
     admission_cluster: str = _setting("")
     admission_lease_s: float = _setting(5.0, gt=0)
+    lease_ttl_s: float = _setting(30.0, gt=0)
 
     def __init__(self, **values: Any) -> None:
         """The settings given as keywords, the others from their ``AIRFOIL_*`` variables

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,29 @@ def fault_flow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return user_module(tmp_path_factory.mktemp("faultproj"), "faultflow", FAULT_FLOW, "chain")
 
 
+@pytest.fixture(scope="session")
+def _scratch_drops(pg_admin: sa.Engine) -> Iterator[Callable[[str], None]]:
+    """``drop(name)``: drops a scratch database in a thread of the session's, while the next
+    tests run (a ``DROP DATABASE`` waits for a checkpoint: 1-11 s of a test's teardown under
+    the suite's load); the session's end waits for the drops and raises what failed."""
+    auto = pg_admin.execution_options(isolation_level="AUTOCOMMIT")
+
+    def drop(name: str) -> None:
+        with auto.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="scratch-db-drop") as pool:
+        futures: list[Future[None]] = []
+        yield lambda name: futures.append(pool.submit(drop, name))
+        for future in futures:
+            future.result()
+
+
 @pytest.fixture
-def scratch_db(pg_admin: sa.Engine) -> Iterator[tuple[str, str]]:
+def scratch_db(
+    pg_admin: sa.Engine, _scratch_drops: Callable[[str], None]
+) -> Iterator[tuple[str, str]]:
     """A database of this test alone (it gets closed to connections); ``(url, name)``."""
     name = f"airfoil_fault_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     auto = pg_admin.execution_options(isolation_level="AUTOCOMMIT")
@@ -106,6 +128,4 @@ def scratch_db(pg_admin: sa.Engine) -> Iterator[tuple[str, str]]:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
     yield url, name
-    with auto.connect() as conn:
-        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _scratch_drops(name)

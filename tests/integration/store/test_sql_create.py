@@ -43,18 +43,27 @@ def _snapshot(url: str) -> dict[str, Any]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         inspector = sa.inspect(engine)
+        # Each kind for all tables in one query (``get_multi_*``): per table, PostgreSQL's
+        # reflection was ~6 catalog queries a table, 7-11 s a snapshot on a shared server.
+        columns = inspector.get_multi_columns()
+        primary_keys = inspector.get_multi_pk_constraint()
+        foreign_keys = inspector.get_multi_foreign_keys()
+        indexes = inspector.get_multi_indexes()
+        unique = inspector.get_multi_unique_constraints()
+        checks = inspector.get_multi_check_constraints()
         tables: dict[str, Any] = {}
         for name in sorted(inspector.get_table_names()):
+            key = (None, name)
             tables[name] = {
                 "columns": [
                     (c["name"], str(c["type"]), c["nullable"], c.get("default"))
-                    for c in inspector.get_columns(name)
+                    for c in columns[key]
                 ],
-                "primary_key": inspector.get_pk_constraint(name),
-                "foreign_keys": sorted(map(repr, inspector.get_foreign_keys(name))),
-                "indexes": sorted(map(repr, inspector.get_indexes(name))),
-                "unique": sorted(map(repr, inspector.get_unique_constraints(name))),
-                "checks": sorted(map(repr, inspector.get_check_constraints(name))),
+                "primary_key": primary_keys[key],
+                "foreign_keys": sorted(map(repr, foreign_keys[key])),
+                "indexes": sorted(map(repr, indexes[key])),
+                "unique": sorted(map(repr, unique[key])),
+                "checks": sorted(map(repr, checks[key])),
             }
         with engine.connect() as conn:
             versions = [r[0] for r in conn.execute(sa.text("SELECT * FROM alembic_version"))]
