@@ -1970,6 +1970,11 @@ export interface components {
              * @description Where the replicas run: 'process' (airfoil serve processes the server supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: 'ray' on a server started with --executor ray, else 'process'.
              */
             on?: ("process" | "ray") | null;
+            /**
+             * Predict Timeout
+             * @description Seconds each replica's /predict waits for the predictor before it is a 504 (a prediction running longer makes the replica's /health a 503 'stuck', and the server restarts it). Default: 60, or the deployment's when it is deployed again.
+             */
+            predict_timeout?: number | null;
             /** Ref */
             ref: string;
             /**
@@ -2039,6 +2044,12 @@ export interface components {
              * @default process
              */
             on: string;
+            /**
+             * Predict Timeout
+             * @description Seconds each replica's /predict waits for the predictor.
+             * @default 60
+             */
+            predict_timeout: number;
             /** Project */
             project: string;
             /** Ref */

@@ -1,8 +1,8 @@
-"""``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M]``, ``airfoil deploy
-list``, ``airfoil deploy stop NAME``, ``airfoil deploy drift NAME``, ``airfoil deploy key
-NAME`` (the key that calls its replicas: a runner's): model services the server supervises
-(restarted on a crash, rolled to the new version when the alias moves). The server is
-``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
+"""``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M --predict-timeout
+S]``, ``airfoil deploy list``, ``airfoil deploy stop NAME``, ``airfoil deploy drift NAME``,
+``airfoil deploy key NAME`` (the key that calls its replicas: a runner's): model services the
+server supervises (restarted on a crash, rolled to the new version when the alias moves). The
+server is ``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def _show(items: list[Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in items], indent=2))
         return
-    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "EACH", "VERSIONS", "RESTARTS", "URLS")
+    table = Table(
+        "NAME", "REF", "ON", "STATUS", "REPLICAS", "EACH", "TIMEOUT", "VERSIONS", "RESTARTS", "URLS"
+    )
     for d in items:
         ready = sum(1 for r in d.members if r.status == "ready")
         versions = sorted({str(r.version) for r in d.members if r.version is not None})
@@ -48,6 +50,7 @@ def _show(items: list[Any], as_json: bool) -> None:
             d.status + (f" ({d.message})" if d.message else ""),
             f"{ready}/{d.replicas} ready",
             _each(d.resources),
+            f"{d.predict_timeout:g} s",
             ", ".join(versions),
             str(sum(r.restarts for r in d.members)),
             " ".join(dict.fromkeys(r.url for r in d.members)),
@@ -181,6 +184,15 @@ def deploy(
     memory: str | None = typer.Option(
         None, "--memory", help="Memory each replica reserves: bytes or 512Mi, 2Gi..."
     ),
+    predict_timeout: float | None = typer.Option(
+        None,
+        "--predict-timeout",
+        min=0.001,
+        max=86400,
+        help="Seconds each replica's /predict waits for the predictor before it is a 504 (a "
+        "prediction running longer makes the replica stuck: the server restarts it). Default: "
+        "60, or the deployment's when deployed again.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
@@ -231,6 +243,7 @@ def deploy(
         cpus=cpus,
         gpus=gpus,
         memory=memory,
+        predict_timeout=predict_timeout,
     )
     if as_json:
         typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))

@@ -54,14 +54,24 @@ class Deployments:
         cpus: float | None = None,
         gpus: int | None = None,
         memory: str | None = None,
+        predict_timeout: float | None = None,
     ) -> DeploymentOut:
         """Make the server run ``replicas`` services of ``ref`` (``NAME@ALIAS`` follows the
         alias), as processes it supervises or, ``on="ray"``, as a Ray Serve application
         (default: the server's choice, Ray on a server whose executor is Ray). ``cpus``,
         ``gpus`` and ``memory`` (``"2Gi"``) are what each replica reserves: processes are
-        admitted through the server's resource queue, Ray replicas ask Ray for them."""
+        admitted through the server's resource queue, Ray replicas ask Ray for them.
+        ``predict_timeout``: the seconds each replica's ``/predict`` waits for the predictor
+        (default 60, or the deployment's when it is deployed again)."""
         body = DeploymentIn(
-            ref=ref, replicas=replicas, file=file, on=on, cpus=cpus, gpus=gpus, memory=memory
+            ref=ref,
+            replicas=replicas,
+            file=file,
+            on=on,
+            cpus=cpus,
+            gpus=gpus,
+            memory=memory,
+            predict_timeout=predict_timeout,
         )
         payload = body.model_dump(mode="json", exclude_none=True)
         r = self.client._call("POST", self._base(), json=payload)

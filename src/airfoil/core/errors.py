@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "CorruptBlobError",
+    "CorruptVersionError",
     "DefinitionError",
     "ExecutionFailedError",
     "InvalidInputError",
@@ -246,6 +247,12 @@ class StoreError(PlatformError):
 
 class ConflictError(StoreError):
     """A concurrent writer won: a stale version or a lost lease."""
+
+
+class CorruptVersionError(UserError):
+    """An artifact version's stored bytes no longer match the hash recorded when it was
+    published: no service could load it, so an alias is not moved to it (publish the same
+    bytes again, or retrain)."""
 
 
 class CorruptBlobError(StoreError):

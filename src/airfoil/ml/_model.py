@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from airfoil.core.errors import ConfigError, DefinitionError
+from airfoil.core.errors import ConfigError, DefinitionError, UserError
 from airfoil.ml._dataset import Dataset
 
 if TYPE_CHECKING:
@@ -27,7 +27,32 @@ if TYPE_CHECKING:
     from airfoil.ml._remote import ServerClient
     from airfoil.ml._training import ModelTasks
 
-__all__ = ["Model"]
+__all__ = ["MisalignedPredictions", "Model"]
+
+
+class MisalignedPredictions(UserError, ValueError):
+    """The predictor answered a number of predictions other than the number of rows."""
+
+
+def check_aligned(out: Any, rows: int) -> Any:
+    """``out`` if it holds one prediction per row (a list, tuple, array, Series or tensor of
+    ``rows``); other answers (a dict, a scalar) are the predictor's own to shape.
+
+    Raises:
+        MisalignedPredictions: fewer or more predictions than rows: a caller pairs them by
+            position, so every one after a dropped row was another row's.
+    """
+    if isinstance(out, list | tuple):
+        got: int | None = len(out)
+    else:
+        shape = getattr(out, "shape", None)
+        got = shape[0] if isinstance(shape, tuple) and shape and isinstance(shape[0], int) else None
+    if got is not None and got != rows:
+        raise MisalignedPredictions(
+            f"the predictor returned {got} predictions for {rows} rows: it must answer one "
+            "per row, in the rows' order (does it drop rows, e.g. with dropna?)"
+        )
+    return out
 
 
 class Model:
@@ -171,11 +196,16 @@ class Model:
 
     def predict_with(self, obj: Any, features: Any) -> Any:
         """The predictor's output for a frame of features (given as a numpy array when the
-        predictor's ``features`` parameter is annotated ``np.ndarray``)."""
+        predictor's ``features`` parameter is annotated ``np.ndarray``).
+
+        Raises:
+            MisalignedPredictions: it answered a number of predictions other than of rows
+                (``predict``, ``batch_predict`` and ``/predict`` all go through here).
+        """
         fn = self._need(self._predictor, "predictor")
         if self.wants_array() and not _is_array(features):
             features = features.to_numpy(dtype=float)
-        return fn(obj, features)
+        return check_aligned(fn(obj, features), len(features))
 
     def wants_array(self) -> bool:
         """Whether the predictor takes its features as a numpy array (``np.ndarray``): the

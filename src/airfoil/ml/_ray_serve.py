@@ -36,7 +36,7 @@ from airfoil.core.forks import forked_from
 from airfoil.core.projects import qualified_name
 from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
-from airfoil.ml._serve import ModelService, create_service, find_model
+from airfoil.ml._serve import DEFAULT_PREDICT_TIMEOUT, ModelService, create_service, find_model
 
 with warnings.catch_warnings():
     # Ray Serve defines its config models with a pydantic v1 idiom (extra ``Field``
@@ -85,7 +85,8 @@ class ModelReplica:
         settings: the registry's settings (``home``, ``database_url``, ``blob_url``,
             ``project``), as :class:`~airfoil.settings.AirfoilSettings` takes them, and
             ``model_key`` and ``model_key_scope``: the deployment's key, if any, and what it
-            was derived for (:mod:`airfoil.ml._service_guard`).
+            was derived for (:mod:`airfoil.ml._service_guard`), and ``predict_timeout_s``:
+            how long ``/predict`` waits for the predictor (default 60 s).
         poll_s: how often an alias is checked for a move.
         sample_rate: the share of requests logged.
     """
@@ -104,13 +105,20 @@ class ModelReplica:
         self._pid = os.getpid()  # __del__ acts in this process only
         settings = dict(settings)
         key = settings.pop("model_key", None)
+        timeout = settings.pop("predict_timeout_s", None) or DEFAULT_PREDICT_TIMEOUT
         scope = settings.pop("model_key_scope", None)
         registry = local_registry(AirfoilSettings(**settings))
         parsed = parse_ref(ref)
         version = registry.resolve(parsed)
         model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
         self._service = ModelService(model, registry, parsed, poll_s=poll_s)
-        self._app = create_service(self._service, sample_rate=sample_rate, key=key, key_scope=scope)
+        self._app = create_service(
+            self._service,
+            sample_rate=sample_rate,
+            key=key,
+            key_scope=scope,
+            predict_timeout_s=timeout,
+        )
         replica = serve.get_replica_context().replica_id.unique_id
         context = ray.get_runtime_context()
         self._assigned = {

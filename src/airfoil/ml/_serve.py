@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from airfoil.core.errors import ConfigError
+from airfoil.ml._model import MisalignedPredictions
 from airfoil.ml._registry import LoadedModel, ModelRef, ModelRegistry, parse_ref
 
 if TYPE_CHECKING:
@@ -263,11 +264,21 @@ class ModelService:
             self._thread = None
 
     def _watch(self) -> None:
+        failing = ""  # the error of the failures in a row so far ("": the last poll worked)
         while not self._stop.wait(self.poll_s):
             try:
                 self.check_once()
-            except Exception:  # keep serving the old version; say why
-                _log.exception("checking %s for a new version failed", self.ref)
+            except Exception as exc:  # keep serving the old version; say why
+                said = f"{type(exc).__name__}: {exc}"
+                if said != failing:  # its traceback once, not every poll (10 s when loading)
+                    _log.exception("checking %s for a new version failed", self.ref)
+                else:
+                    _log.warning("checking %s for a new version failed again: %s", self.ref, said)
+                failing = said
+            else:
+                if failing and self._failed is None:  # (not a failed version's pause)
+                    _log.info("checking %s for a new version works again", self.ref)
+                    failing = ""
 
 
 def _not_json(sent: str) -> dict[str, Any]:
@@ -321,13 +332,18 @@ MAX_PROBLEMS = 20
 
 def non_finite(value: Any, where: str = "predictions") -> list[str]:
     """Where ``value`` (a predictor's output, validated against its return type) holds a
-    float that is not a finite number, as ``predictions[3]: inf`` (at most
+    float (numpy's included, at any depth) that is not a finite number, as
+    ``predictions[3]: inf`` (at most
     :data:`MAX_PROBLEMS`). JSON has no such number: pydantic writes it as ``null``, which the
     response schema (a number) does not allow."""
     out: list[str] = []
     stack: list[tuple[str, Any]] = [(where, value)]
     while stack and len(out) < MAX_PROBLEMS:
         path, v = stack.pop()
+        if hasattr(v, "dtype") and hasattr(v, "tolist"):
+            # a numpy scalar or array inside a list (``list(est.predict(x))``): a float32
+            # is no ``float``, and its NaN was written as null in a 200
+            v = v.tolist()
         if isinstance(v, float):
             if not math.isfinite(v):
                 out.append(f"{path}: {v}")
@@ -366,10 +382,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"the predictor returned a {type(value).__name__}, not JSON data")
-
-
-class MisalignedPredictions(ValueError):
-    """The predictor answered a list whose length is not the number of rows."""
 
 
 class NonFinitePrediction(ValueError):
@@ -594,15 +606,8 @@ def create_service(
             predictions, version = await predict_on_thread(rows)
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
+            # (one per row, in order: ``predict_with`` checked the count, see check_aligned)
             checked = returns.validate_python(as_python(predictions))
-            if isinstance(checked, list | tuple) and len(checked) != len(rows):
-                # one per row, in order, is what a caller pairs them by: fewer (a predictor
-                # that drops rows with a missing value) shifted every later one
-                raise MisalignedPredictions(
-                    f"the predictor returned {len(checked)} predictions for {len(rows)} rows: "
-                    "it must answer one per row, in the rows' order (does it drop rows, e.g. "
-                    "with dropna?)"
-                )
             data = returns.dump_json(checked, fallback=_plain)
             # pydantic writes NaN and infinities as null: a 200 whose number is null (and
             # inf, -inf and NaN all the same null) is no prediction; say which are not

@@ -254,6 +254,7 @@ def _run_child(request: dict[str, Any], protocol_fd: int) -> None:
             port=int(request["port"]),
             poll_s=float(request.get("poll_s", 0.5)),
             sample_rate=float(request.get("sample_rate", 0.0)),
+            predict_timeout_s=request.get("predict_timeout_s"),
             announce=lambda line: print(line, flush=True),  # as a cold `airfoil serve` does
         )
         code = 0

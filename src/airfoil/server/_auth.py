@@ -147,6 +147,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     table: list[tuple[type[BaseException], int, str]] = [
         (E.CacheScopeAccessError, 403, "cache_scope_forbidden"),
         (E.NotFoundError, 404, "not_found"),
+        (E.CorruptVersionError, 409, "corrupt_version"),
         (E.TooLargeError, 422, "too_large"),
         (VersionConflict, 409, "version_conflict"),
         (FixedInputError, 422, "fixed_input"),

@@ -30,7 +30,7 @@ from airfoil.server._drift import pool_reports
 from airfoil.server._model_key import ModelKeyError
 from airfoil.server._supervisor import Supervisor
 from airfoil.store.artifacts import ArtifactStore, check_artifact_name
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import DEFAULT_PREDICT_TIMEOUT_S, Deployment
 from airfoil.wire import API_PREFIX
 from airfoil.wire._deployments import (
     DeploymentDrift,
@@ -70,6 +70,7 @@ def deployment_out(d: Deployment) -> DeploymentOut:
             if d.resources is None
             else ReplicaResources(cpu=d.resources.cpu, mem=d.resources.mem, gpu=d.resources.gpu)
         ),
+        predict_timeout=d.predict_timeout_s,
         created_at=d.created_at,
         updated_at=d.updated_at,
         members=[
@@ -160,6 +161,14 @@ def deploy(
             f"{name!r} is deployed with other replica resources: stop it first (airfoil "
             f"deploy stop {name}), then deploy it with the new ones"
         )
+    timeout = body.predict_timeout
+    if timeout is None:  # deployed again without it (a new replica count): the one it has
+        timeout = old.predict_timeout_s if old is not None else DEFAULT_PREDICT_TIMEOUT_S
+    if old is not None and old.predict_timeout_s != timeout:
+        raise ConfigError(
+            f"{name!r} is deployed with a prediction timeout of {old.predict_timeout_s:g} s: "
+            f"stop it first (airfoil deploy stop {name}), then deploy it with the new one"
+        )
     deployment = Deployment(
         project=project,
         name=name,
@@ -170,6 +179,7 @@ def deploy(
         updated_at=now,
         on=on,
         resources=resources,
+        predict_timeout_s=float(timeout),
     )
     if check is not None:
         check(deployment)  # before it is recorded: a replica that could never start is refused

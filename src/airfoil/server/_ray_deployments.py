@@ -206,6 +206,7 @@ class RayDeployments:
         wrong_key = self._wrong_key(backend, d) if app is not None else None
         if app is None or app.target_replicas != d.replicas or wrong_key is not None:
             settings = {**self.settings, "project": d.project}
+            settings["predict_timeout_s"] = d.predict_timeout_s  # the replicas' service's
             server_key = self._server_key(0.0)
             settings.pop("model_key", None)
             if server_key:  # the deployment's own (see ServiceEnv)

@@ -7,9 +7,11 @@ artifact store and makes the processes match them:
 - a deployment with ``replicas`` N has N replicas, each an ``airfoil serve REF`` child on a
   free 127.0.0.1 port, in a session of its own (Ctrl-C to the server does not reach them),
   with the server's database, blob store and home, and the deployment's project;
-- a replica that exits, or that was ready and has stopped answering ``/health`` for
-  ``hung_after_s`` (it is killed), is restarted after a backoff (0.5 s doubling to 30 s;
-  a replica that served for a minute starts again from 0.5 s) and its restart count goes up;
+- a replica that exits, or that was ready and has stopped answering ``/health`` (or
+  answers it 503 ``stuck``: a prediction runs past its timeout) for ``hung_after_s`` (it is
+  killed, the reason recorded with the 503's detail), is restarted after a backoff (0.5 s
+  doubling to 30 s; a replica that served for a minute starts again from 0.5 s) and its
+  restart count goes up;
 - a replica that answers ``/health`` is ``ready`` with the version it serves: services follow
   their alias themselves (``NAME@ALIAS``), so an alias move rolls every replica to the new
   version, each swapping with no failed request;
@@ -45,9 +47,10 @@ scaled; a pass that ran past its lease and finds the deployment
 claimed by another server stops acting on it: the processes it started in that pass (never
 recorded) are terminated, the others are left to the new holder to re-adopt.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
-answers ``/health`` for the deployment's model on its port, and restarts the others (one
-whose process lives is asked again each pass for ``_ADOPT_GRACE_S`` before that: on a busy
-machine a first ``/health`` can take longer than its timeout).
+answers ``/health`` for the deployment's model on its port (a 503 ``stuck`` included: it is
+the deployment's, killed if it stays stuck, and ``deploy stop`` ends it), and restarts the
+others (one whose process lives is asked again each pass for ``_ADOPT_GRACE_S`` before
+that: on a busy machine a first ``/health`` can take longer than its timeout).
 
 Invariant: only processes this supervisor started, or re-adopted after checking their
 ``/health``, are ever signalled.
@@ -58,19 +61,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 
-from airfoil.core import ports
-from airfoil.core.backoff import doubling
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
 from airfoil.engine._drive_support import process_owner
@@ -86,6 +85,8 @@ from airfoil.server._replica_limits import (
     signal_pid,
     tree_rss,
 )
+from airfoil.server._replica_procs import Process as _Process
+from airfoil.server._replica_procs import backoff_s, exited, free_port, health, port_free
 from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv, probe_key
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
@@ -95,8 +96,6 @@ __all__ = ["ServiceEnv", "Supervisor", "backoff_s", "free_port"]
 
 log = logging.getLogger("airfoil.server.deployments")
 
-_FIRST_BACKOFF_S = 0.5
-_MAX_BACKOFF_S = 30.0
 _STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff again
 #: An adopted replica that stops answering this long is restarted, and a recorded one whose
 #: process lives is asked this long before it is given up.
@@ -107,32 +106,6 @@ _ADOPT_GRACE_S = 5.0
 _EXIT_REPORT_S = 10.0
 #: How often a ready replica's drift statistics are copied to its deployment's record.
 _DRIFT_EVERY_S = 1.0
-
-
-def backoff_s(restarts: int) -> float:
-    """The wait before the ``restarts``-th restart in a row (1, 2, ...), for any count (a
-    replica that fails for days)."""
-    return doubling(_FIRST_BACKOFF_S, restarts - 1, _MAX_BACKOFF_S)
-
-
-def free_port() -> int:
-    """A port of 127.0.0.1 nobody listens on now, outside the ephemeral range (a replica
-    binds it a while later: see :mod:`airfoil.core.ports`)."""
-    return ports.free_port("127.0.0.1")
-
-
-@dataclass
-class _Process:
-    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server, or forked
-    pid: int
-    port: int
-    started: float
-    last_answer: float
-    zygote: Zygote | None = None  # the zygote that forked it (it reports the exit code)
-    cpus: tuple[int, ...] = ()  # pinned to
-    killed_for: str = ""  # why the supervisor killed it ("out of memory: ...")
-    exited_at: float | None = None  # seen exited, its zygote yet to report the code
-    key_checked: bool = False  # asked once the server had a key whether it answers without
 
 
 _Key = tuple[str, str, int]
@@ -418,7 +391,8 @@ class Supervisor:
             if found is not None:
                 for member in found.members:  # adopted ones this process has not seen yet
                     key = (project, name, member.index)
-                    if member.pid and self._answers(member.port, name) is not None:
+                    # a stuck one (a 503) is ours too: left running, it served on alone
+                    if member.pid and health(self._http, member.port, name) is not None:
                         self._procs[key] = _Process(None, member.pid, member.port, 0.0, 0.0)
                         self._terminate(key)
                 self.store.delete_deployment(project, name)
@@ -527,9 +501,11 @@ class Supervisor:
         proc = self._procs.get(key)
         if proc is None and r.pid is not None and r.status in ("starting", "ready"):
             # Recorded by an earlier server: adopt it if it still serves this model.
-            if self._answers(r.port, d.name) is not None:
+            said = health(self._http, r.port, d.name)
+            if said is not None:  # a stuck one too: it is ours (the pass below ends it)
                 self._adopting.pop(key, None)
                 proc = _Process(None, r.pid, r.port, now, now, cpus=tuple(r.cpus))
+                proc.stuck = said.stuck  # still so after the grace: killed, saying so
                 self._procs[key] = proc
                 self._admit(d, r.index)  # it runs: counted as soon as the queue has room
                 log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
@@ -539,7 +515,7 @@ class Supervisor:
                 return r
             else:  # gone, or silent for the grace: restarted (never signalled: unverified)
                 self._adopting.pop(key, None)
-                r = _exited(r, None, now)
+                r = exited(r, None, now)
         if proc is None:
             if r.status in ("backoff", "queued") and now >= r.next_start_at:
                 gpus = self._admit(d, r.index)
@@ -558,7 +534,7 @@ class Supervisor:
             del self._procs[key]
             log.warning("replica %s of %s/%s exited (%s)", r.index, d.project, d.name, code)
             stable = now - proc.started >= _STABLE_S
-            return _exited(r, code, now, stable, proc.killed_for)
+            return exited(r, code, now, stable, proc.killed_for)
         if d.resources is not None and d.resources.mem > 0 and not proc.killed_for:
             used = tree_rss(proc.pid)
             if used is not None and used > d.resources.mem:
@@ -570,7 +546,11 @@ class Supervisor:
                 log.warning("replica %s of %s/%s killed: %s", r.index, *key[:2], proc.killed_for)
                 kill_group(proc.pid)
                 return r
-        version = self._answers(proc.port, d.name)
+        said = health(self._http, proc.port, d.name)
+        if said is not None and said.stuck:
+            proc.stuck = said.stuck  # it answers, but a prediction hangs: not healthy
+            said = None
+        version = None if said is None else said.version
         wrong_key = self._wrong_key(proc) if version is not None else None
         if wrong_key is not None:
             self._holds(d, now)
@@ -579,14 +559,14 @@ class Supervisor:
             kill_group(proc.pid)
             return r
         if version is not None:
-            proc.last_answer = now
+            proc.last_answer, proc.stuck = now, ""
             if r.status != "ready" or r.version != version:
                 return msgspec.structs.replace(r, status="ready", version=version)
         elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
             # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
             self._holds(d, now)
-            log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
-            proc.killed_for = f"not answering /health for {self.hung_after_s:g} s"
+            proc.killed_for = proc.silent_for(self.hung_after_s)
+            log.warning("replica %s of %s/%s killed: %s", r.index, *key[:2], proc.killed_for)
             signal_pid(proc.pid, signal.SIGKILL)
         return r
 
@@ -601,9 +581,10 @@ class Supervisor:
 
     def _spawn(self, d: Deployment, r: Replica, now: float, gpus: tuple[str, ...] = ()) -> Replica:
         # The same port again (clients keep their address) unless something else holds it.
-        port = r.port if r.port and _port_free(r.port) else free_port()
+        port = r.port if r.port and port_free(r.port) else free_port()
         command = [self.python, "-m", "airfoil.cli", "serve", d.ref, "--port", str(port)]
         command += ["--poll", "0.5", "--sample-rate", "0"]
+        command += ["--predict-timeout", repr(d.predict_timeout_s)]
         if d.file:
             command += ["--file", d.file]
         os.makedirs(self.env.logs_dir, exist_ok=True)
@@ -663,6 +644,7 @@ class Supervisor:
         # Adopted: not our child, so it is watched through /health (and its pid).
         if not pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
             if pid_alive(proc.pid):
+                proc.killed_for = proc.killed_for or proc.silent_for(_ADOPT_GRACE_S)
                 signal_pid(proc.pid, signal.SIGKILL)
             return False, None
         return True, None
@@ -686,6 +668,7 @@ class Supervisor:
         if zygote is None or not zygote.ready or (zygote.ref, zygote.file) != (d.ref, d.file):
             return None
         request = {"ref": d.ref, "port": port, "poll_s": 0.5, "sample_rate": 0.0}
+        request["predict_timeout_s"] = d.predict_timeout_s
         request |= {"file": d.file, "env": env, "log": log_path, "cpus": list(cpus)}
         try:
             pid = zygote.spawn(request)
@@ -731,18 +714,6 @@ class Supervisor:
         if zygote is not None:
             zygote.close()
 
-    def _answers(self, port: int, name: str) -> int | None:
-        """The version the service on ``port`` serves, if it is ``name``'s and answers."""
-        try:
-            r = self._http.get(f"http://127.0.0.1:{port}/health")
-            body = r.json() if r.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
-            return None
-        if not isinstance(body, dict) or body.get("model") != name:
-            return None
-        version = body.get("version")
-        return version if isinstance(version, int) else None
-
     def _terminate(self, key: _Key, grace_s: float = 5.0) -> None:
         proc = self._procs.pop(key, None)
         if proc is None:
@@ -759,30 +730,3 @@ class Supervisor:
         signal_pid(proc.pid, signal.SIGKILL)
         if proc.popen is not None:
             proc.popen.wait(timeout=5)
-
-
-def _exited(
-    r: Replica, code: int | None, now: float, stable: bool = False, reason: str = ""
-) -> Replica:
-    streak = 1 if stable else r.streak + 1  # exits in a row, each soon after its start
-    return msgspec.structs.replace(
-        r,
-        exit_reason=reason,
-        pid=None,
-        status="backoff",
-        restarts=r.restarts + 1,
-        streak=streak,
-        last_exit=code,
-        version=None,
-        next_start_at=now + backoff_s(streak),
-    )
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -28,7 +28,7 @@ import re
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.errors import ConfigError, ConflictError, CorruptVersionError, NotFoundError
 from airfoil.core.lazy_json import LazyDecoder
 from airfoil.store.deployments import Deployment, DeploymentLease
 
@@ -457,8 +457,9 @@ def move_alias_checked(
 ) -> AliasMove:  # fmt: skip
     """:meth:`ArtifactStore.move_alias` of ``where`` (``project, name, alias``), ``how``
     being its ``action`` (default ``promote``), ``actor`` and ``reason``, refused where the
-    version it goes to has no bytes in ``blobs`` (deleted, or a blob store that lost them):
-    no service could load it, so the alias stays where it is. The local registry and the
+    version it goes to has no bytes in ``blobs`` (deleted, or a blob store that lost them),
+    or bytes that no longer match their hash: no service could load it, so the alias stays
+    where it is. The local registry and the
     server both move aliases here.
 
     A rollback's target is read before the move and found again by the move itself; a
@@ -467,6 +468,7 @@ def move_alias_checked(
     Raises:
         NotFoundError: the version (or, for a rollback, the alias) does not exist, or its
             bytes are gone from the blob store.
+        CorruptVersionError: its bytes no longer match their hash.
         ConfigError: as :meth:`ArtifactStore.move_alias`.
     """
     project, name, alias = where
@@ -482,7 +484,30 @@ def move_alias_checked(
             "another version, or register the model again (train it, or publish the same "
             "bytes)"
         )
+    if not _matches(blobs, found.uri, found.content_hash):
+        verb = "rolled back" if action == "rollback" else "moved"
+        raise CorruptVersionError(
+            f"the bytes of {found.ref} ({found.uri}) no longer match the hash they were "
+            f"published with (damaged or changed since), so no service could load it: "
+            f"{alias!r} was not {verb}. Publish the same bytes again or retrain the model "
+            "(a new version), and promote that"
+        )
     return store.move_alias(*where, version, now, **how)
+
+
+def _matches(blobs: BlobStore, uri: str, content_hash: str) -> bool:
+    """Whether the blob at ``uri`` hashes (SHA-256, read in pieces) to ``content_hash``;
+    True for a hash that is no SHA-256 (not one the registry wrote)."""
+    import hashlib
+    import re
+
+    if not re.fullmatch(r"[0-9a-f]{64}", content_hash):
+        return True
+    digest = hashlib.sha256()
+    with blobs.open_read(uri) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == content_hash
 
 
 def open_artifact_store(database_url: str | None, home: str) -> ArtifactStore:

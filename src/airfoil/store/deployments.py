@@ -27,6 +27,7 @@ import msgspec
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
+    "DEFAULT_PREDICT_TIMEOUT_S",
     "DEPLOY_ON",
     "REPLICA_STATUSES",
     "SUPERVISED_FIELDS",
@@ -42,6 +43,8 @@ __all__ = [
 #: yet), ``ready`` (answers /health), ``backoff`` (exited; restarted after a delay),
 #: ``stopped``.
 REPLICA_STATUSES = ("queued", "starting", "ready", "backoff", "stopped")
+#: A deployment's replicas' prediction timeout when it names none (the service's default).
+DEFAULT_PREDICT_TIMEOUT_S = 60.0
 #: Where a deployment runs: supervised ``airfoil serve`` processes, or a Ray Serve application.
 DEPLOY_ON = ("process", "ray")
 
@@ -105,6 +108,9 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     #: What its replicas served, kept so that a restarted replica or server loses none of
     #: it (see :mod:`airfoil.server._drift`).
     drift: list[ServedDrift] = msgspec.field(default_factory=list)
+    #: How long each replica's ``/predict`` waits for the predictor (``airfoil serve
+    #: --predict-timeout``; 60 s, the service's default, for a record written before it).
+    predict_timeout_s: float = 60.0  # DEFAULT_PREDICT_TIMEOUT_S
 
 
 #: The fields of a :class:`Deployment` its supervisor writes (the others are the user's).

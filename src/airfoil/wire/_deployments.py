@@ -49,6 +49,14 @@ class DeploymentIn(BaseModel):
         max_length=32,
         description="Memory each replica reserves: bytes or a quantity like '512Mi', '2Gi'.",
     )
+    predict_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="Seconds each replica's /predict waits for the predictor before it is a "
+        "504 (a prediction running longer makes the replica's /health a 503 'stuck', and the "
+        "server restarts it). Default: 60, or the deployment's when it is deployed again.",
+    )
 
 
 class ReplicaResources(BaseModel):
@@ -94,6 +102,9 @@ class DeploymentOut(BaseModel):
     message: str = Field(default="", description="Why it is not serving, if known.")
     resources: ReplicaResources | None = Field(
         default=None, description="What each replica reserves (none: nothing asked)."
+    )
+    predict_timeout: float = Field(
+        default=60.0, description="Seconds each replica's /predict waits for the predictor."
     )
     created_at: float
     updated_at: float

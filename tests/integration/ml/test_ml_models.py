@@ -246,8 +246,9 @@ def test_a_broken_new_version_leaves_the_old_one_serving(
     assert v2.artifact is not None
     path = registry.blobs.local_path(v2.artifact.uri)
     assert path is not None
-    Path(path).write_bytes(b"not the model")  # the stored bytes of version 2 are damaged
     registry.promote(v2.ref, "production")
+    # damaged after the promote (which refuses bytes that do not match their hash)
+    Path(path).write_bytes(b"not the model")
     with pytest.raises(CorruptBlobError, match="tiny:2"):
         service.check_once()
     assert service.check_once() is False  # not reloaded on every poll

@@ -48,3 +48,42 @@ def test_no_rollback_to_a_version_whose_bytes_are_gone(registry: ModelRegistry) 
     said = str(refused.value)
     assert "tiny:1" in said and "'production' was not rolled back" in said, said
     assert registry.resolve("tiny@production").version == 2  # the alias stayed
+
+
+def test_no_promote_or_rollback_to_a_version_whose_bytes_do_not_match_their_hash(
+    registry: ModelRegistry,
+) -> None:
+    """Bytes damaged in place (a disk fault, a hand edit): promote checked only that they
+    exist, so the alias moved and every service following it logged a CorruptBlobError each
+    10 s while ``models show`` named the version. Refused now, naming it and the fix."""
+    from airfoil.core.errors import CorruptVersionError
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 0.5}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    damaged = registry.resolve(v2.ref)
+    path = registry.blobs.local_path(damaged.uri)
+    assert path is not None
+    with open(path, "r+b") as f:  # one byte flipped, the size kept
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 0xFF]))
+
+    with pytest.raises(CorruptVersionError) as refused:  # main: promoted
+        registry.promote(v2.ref, "production")
+    said = str(refused.value)
+    assert "tiny:2" in said and "'production' was not moved" in said, said
+    assert "no longer match the hash" in said and "retrain" in said, said
+    assert registry.resolve("tiny@production").version == 1  # the alias stayed
+    assert not service.check_once() and service.current.artifact.version == 1
+
+    with open(path, "r+b") as f:  # repaired: promoted, then damaged again
+        f.write(first)
+    registry.promote(v2.ref, "staging")
+    with open(path, "r+b") as f:
+        f.write(bytes([first[0] ^ 0xFF]))
+    registry.promote(v1.ref, "staging")
+    with pytest.raises(CorruptVersionError, match="'staging' was not rolled back"):
+        registry.rollback("tiny", "staging")
+    assert registry.resolve("tiny@staging").version == 1

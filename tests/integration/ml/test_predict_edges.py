@@ -132,6 +132,7 @@ def test_fewer_predictions_than_rows_is_a_500_not_a_misaligned_200(
     """A predictor that drops rows (``dropna`` on a row holding a null) answered 2
     predictions for 3 rows as a 200: the client pairs row 2 with row 3's prediction. The
     service says how many it got for how many rows (a 500, counted as an error)."""
+    import pandas as pd
     from _numbered import dropper
 
     v1 = dropper.train(registry=registry)
@@ -153,6 +154,11 @@ def test_fewer_predictions_than_rows_is_a_500_not_a_misaligned_200(
         assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
     finally:
         server.stop()
+    from airfoil.ml._model import MisalignedPredictions
+
+    frame = pd.DataFrame({"x": [1.0, None, 2.0]})
+    with pytest.raises(MisalignedPredictions, match="2 predictions for 3 rows"):
+        dropper.predict(frame, ref=v1.ref, registry=registry)  # main: [10.0, 20.0]
 
 
 def test_a_predictor_without_a_return_type_answering_numpy_labels_predicts(

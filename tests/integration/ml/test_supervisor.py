@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,34 @@ def test_a_silent_replica_is_killed_and_restarted(replica_home: ReplicaHome) -> 
     assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
     supervisor.stop_deployment("default", "tiny")
     assert not alive(again.pid) and home.store.list_deployments() == []
+
+
+def test_a_replica_stuck_past_its_deployments_timeout_is_killed_saying_so(
+    replica_home: ReplicaHome,
+) -> None:
+    """The deployment's ``predict_timeout`` reaches its replicas (they ran with 60 s, whatever
+    was asked), and the one whose prediction hangs past it is killed with its ``/health``'s
+    503 detail as the reason (it was "not answering /health for 30 s")."""
+    from _numbered import slow
+
+    home = replica_home
+    trained = slow.train(registry=home.registry)
+    supervisor = home.supervisor(interval_s=0.2, hung_after_s=2.0, zygotes=False)
+    home.deploy(trained.ref, predict_timeout=1.0)
+    supervisor.start()
+    first = home.ready("slow").members[0]
+    base = f"http://127.0.0.1:{first.port}"
+    hung = httpx.post(base + "/predict", json={"features": [{"x": 99.0}]}, timeout=30)
+    assert hung.status_code == 504 and "within 1 s" in hung.text, hung.text
+    again = home.ready("slow", restarts=1).members[0]  # the stuck replica replaced
+    assert again.pid != first.pid and not alive(first.pid)
+    said = again.exit_reason
+    assert said.startswith("stuck: a prediction has been running for"), said
+    assert "past the prediction timeout of 1 s" in said, said
+    ok = httpx.post(base + "/predict", json={"features": [{"x": 1.0}]}, timeout=30)
+    assert ok.status_code == 200, ok.text
+    supervisor.stop_deployment("default", "slow")
+    assert not alive(again.pid)
 
 
 def test_two_servers_run_a_deployment_once_and_hand_it_over(replica_home: ReplicaHome) -> None:
@@ -104,13 +133,17 @@ class _Health:
 
     def __init__(self) -> None:
         self.delay = 0.0
+        self.stuck = ""  # set: answers as a service whose prediction runs past its timeout
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 time.sleep(outer.delay)
-                body = json.dumps({"model": "tiny", "version": 1}).encode()
-                self.send_response(200)
+                answer: dict[str, Any] = {"model": "tiny", "version": 1}
+                if outer.stuck:
+                    answer |= {"status": "stuck", "detail": outer.stuck}
+                body = json.dumps(answer).encode()
+                self.send_response(503 if outer.stuck else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -183,6 +216,61 @@ def test_a_replica_slow_to_answer_is_adopted_not_started_twice(tmp_path: Path) -
         health.close()
         replica.kill()
         replica.wait()
+
+
+_STUCK = (
+    "a prediction has been running for 75 s, past the prediction timeout of 60 s: the "
+    "predictor hangs or needs a longer --predict-timeout"
+)
+
+
+@pytest.fixture
+def stuck(
+    tmp_path: Path,
+) -> Iterator[tuple[Supervisor, MemoryArtifactStore, subprocess.Popen[bytes]]]:
+    """A deployment recorded by a server that went away, its replica (a sleeping process)
+    answering ``/health`` 503 ``stuck``, and a new server's supervisor (not started)."""
+    replica = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    health = _Health()
+    health.stuck = _STUCK
+    store = MemoryArtifactStore()
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "blobs"), str(tmp_path / "logs"))
+    supervisor = Supervisor(store, env, lease_ttl_s=10.0, zygotes=False)
+    try:
+        _recorded(store, health.port, replica.pid)
+        yield supervisor, store, replica
+    finally:
+        supervisor.close()
+        health.close()
+        replica.kill()
+        replica.wait()
+
+
+def test_a_stuck_recorded_replica_is_adopted_then_killed_saying_why(stuck: Any) -> None:
+    """A replica whose ``/health`` answers 503 ``stuck`` is the deployment's: adopted, and
+    killed after the grace with the 503's detail as the reason. Before, it counted as not
+    answering: given up unsignalled, so it ran on beside the replica started for it."""
+    supervisor, store, replica = stuck
+    t0 = time.time()
+    supervisor.reconcile(t0)
+    supervisor.reconcile(t0 + 6.0)  # still stuck past the grace
+    d = store.get_deployment("default", "tiny")
+    assert d is not None
+    (r,) = d.members
+    assert (r.status, r.pid, r.restarts) == ("backoff", None, 1)
+    assert replica.wait(timeout=10) == -signal.SIGKILL  # main: still running
+    assert r.exit_reason == f"stuck: {_STUCK}", r.exit_reason
+    assert "75 s" in d.message and "60 s" in d.message, d.message
+
+
+def test_deploy_stop_ends_a_stuck_replica_it_had_not_adopted_yet(stuck: Any) -> None:
+    """``deploy stop`` signals the recorded replicas that answer ``/health`` for the
+    deployment's model; one answering 503 ``stuck`` was taken for silent and left running:
+    a stopped deployment with a replica process serving on."""
+    supervisor, store, replica = stuck
+    stopped = supervisor.stop_deployment("default", "tiny")
+    assert stopped is not None and store.list_deployments() == []
+    assert replica.wait(timeout=10) is not None  # main: TimeoutExpired (left running)
 
 
 def test_a_recorded_replica_that_never_answers_is_restarted_after_the_grace(

@@ -109,6 +109,25 @@ def test_a_version_whose_bytes_are_gone_is_not_promoted_nor_rolled_back_to(
     assert cli.exit_code == 2 and "was not moved" in cli.output, cli.output
 
 
+def test_a_version_whose_bytes_do_not_match_their_hash_is_not_promoted(
+    server: Running, client: Any
+) -> None:
+    """Damaged bytes (other than published): the server moved the alias (it checked
+    only that they exist), and every service following it failed to load them. A 409
+    naming the version and the fix; the alias stays."""
+    one, _ = _seed(server, client.project)
+    api = Artifacts(client)
+    api.promote("digits", 2, "production")
+    server.deps.blobs.put_bytes("artifacts/" + one.split("/artifacts/", 1)[1], b"x")
+    with pytest.raises(ApiCallError) as refused:
+        api.promote("digits", 1, "production")  # main: moved
+    said = str(refused.value)
+    assert refused.value.status == 409, said
+    assert "digits:1" in said and "no longer match the hash" in said, said
+    assert "'production' was not moved" in said and "retrain" in said, said
+    assert api.detail("digits").aliases == {"production": 2}
+
+
 def test_models_cli_remote(server: Running, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from airfoil.cli.main import app
 

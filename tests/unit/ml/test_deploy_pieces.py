@@ -9,6 +9,7 @@ import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -216,9 +217,22 @@ def test_whole_cpus_are_picked_where_fewest_replicas_are_pinned() -> None:
     assert len(pick_cpus(2.0, [first])) == 2
 
 
-def test_deploy_list_shows_each_replicas_last_exit_and_cpus() -> None:
+def _listed(items: list[Any]) -> list[str]:
+    """The lines ``airfoil deploy list`` prints for ``items`` (240 columns wide)."""
     from airfoil.cli._common import out_console
     from airfoil.cli._deploy import _show
+
+    width = out_console.width
+    out_console.width = 240
+    try:
+        with out_console.capture() as captured:
+            _show(items, as_json=False)
+    finally:
+        out_console.width = width
+    return captured.get().splitlines()
+
+
+def test_deploy_list_shows_each_replicas_last_exit_and_cpus() -> None:
     from airfoil.wire._deployments import DeploymentOut, ReplicaOut
 
     oom = "out of memory: it used 912 MiB, over its memory of 700 MiB"
@@ -252,14 +266,7 @@ def test_deploy_list_shows_each_replicas_last_exit_and_cpus() -> None:
         updated_at=0.0,
         members=members,
     )
-    width = out_console.width
-    out_console.width = 240
-    try:
-        with out_console.capture() as captured:
-            _show([d], as_json=False)
-    finally:
-        out_console.width = width
-    rows = [line for line in captured.get().splitlines() if "digits " in line and "│" in line]
+    rows = [line for line in _listed([d]) if "digits " in line and "│" in line]
     cells = [[c.strip() for c in row.split("│")[1:-1]] for row in rows[1:]]
     assert cells == [
         ["digits", "0", "ready", "3", "1", oom, "1", "41"],
@@ -339,3 +346,38 @@ def test_no_two_projects_names_qualify_alike(p1: str, n1: str, p2: str, n2: str)
         assert qualified_name(p1, n1) != qualified_name(p2, n2)
     if "." not in p1:  # what was used before: a running deployment is found again
         assert qualified_name(p1, n1) == f"{p1}.{n1}"
+
+
+def test_a_deployments_prediction_timeout_is_kept_shown_and_changed_only_by_a_restart(
+    tmp_path: Path,
+) -> None:
+    """``airfoil deploy`` replicas always ran with the service's 60 s: ``--predict-timeout``
+    is stored with the deployment, kept by a deploy that does not name it (a scale), shown
+    by ``deploy list``, and another one is refused while it runs (as other resources)."""
+    from pydantic import ValidationError
+
+    from airfoil.server._deployments import deployment_out
+
+    store = MemoryArtifactStore()
+    model_file = tmp_path / "m.py"
+    model_file.write_text("")
+    draft = msgspec.structs.replace(make_draft(), metadata={"model_file": str(model_file)})
+    store.add_version(draft, 1.0)
+    assert deploy(store, "p", DeploymentIn(ref="digits:1"), 5.0).predict_timeout_s == 60.0
+    store.delete_deployment("p", "digits")
+    d = deploy(store, "p", DeploymentIn(ref="digits:1", predict_timeout=300), 5.0)
+    assert d.predict_timeout_s == 300.0  # main: no such field (DeploymentIn refused it)
+    scaled = deploy(store, "p", DeploymentIn(ref="digits:1", replicas=3), 6.0)
+    assert (scaled.replicas, scaled.predict_timeout_s) == (3, 300.0)
+    with pytest.raises(ConfigError, match=r"prediction timeout of 300 s: stop it first"):
+        deploy(store, "p", DeploymentIn(ref="digits:1", predict_timeout=5), 7.0)
+    for bad in (0, -1, 86401):
+        with pytest.raises(ValidationError):
+            DeploymentIn(ref="digits:1", predict_timeout=bad)
+    out = deployment_out(scaled)
+    assert out.predict_timeout == 300.0
+    lines = _listed([out])
+    header = next(line for line in lines if "TIMEOUT" in line)
+    row = next(line for line in lines if "digits:1" in line)
+    at = header.index("TIMEOUT")
+    assert row[at : at + 8].strip() == "300 s", (header, row)

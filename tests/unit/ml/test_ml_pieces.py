@@ -168,3 +168,90 @@ def test_an_unset_latest_alias_says_the_bare_name_is_the_newest(tmp_path: Any) -
         reg.resolve("m@production")
     reg.promote("m:1", "latest")  # one that was set is what it says
     assert reg.resolve("m@latest").version == 1
+
+
+def test_a_numpy_nan_nested_in_a_list_is_found_as_not_finite() -> None:
+    """``list(est.predict(x).astype(np.float32))`` holding a NaN: a float32 is no ``float``,
+    so the check passed it and pydantic wrote it as ``null`` in a 200."""
+    import numpy as np
+
+    from airfoil.ml._serve import non_finite
+
+    assert non_finite([np.float32(1.5), np.float32("nan")]) == ["predictions[1]: nan"]
+    assert non_finite([[np.float32("inf")], [1.0]]) == ["predictions[0][0]: inf"]
+    assert non_finite({"a": np.array([1.0, -np.inf])}) == ["predictions['a'][1]: -inf"]
+    assert non_finite([np.float32(2.0), np.int64(3)]) == []
+
+
+def test_a_predictor_answering_fewer_predictions_than_rows_is_refused() -> None:
+    """``Model.predict`` and ``batch_predict`` returned what a predictor that drops rows
+    (``dropna``) answered: 2 predictions for 3 rows, the third row's paired with the second.
+    Both go through ``predict_with``, which says how many it got for how many rows."""
+    import numpy as np
+    import pandas as pd
+
+    from airfoil.ml import Dataset, Model
+    from airfoil.ml._model import MisalignedPredictions
+
+    m = Model("dropper", init=dict, dataset=Dataset("dropper_data", targets=["y"]))
+
+    @m.predictor
+    def drop(est: Any, features: pd.DataFrame) -> list[float]:
+        return list(features["x"].dropna())
+
+    rows = pd.DataFrame({"x": [1.0, None, 2.0]})
+    with pytest.raises(MisalignedPredictions, match="returned 2 predictions for 3 rows"):
+        m.predict_with(None, rows)
+    assert m.predict_with(None, rows.fillna(0.0)) == [1.0, 0.0, 2.0]
+    m.predictor(lambda est, features: np.zeros(4))
+    with pytest.raises(MisalignedPredictions, match="returned 4 predictions for 3 rows"):
+        m.predict_with(None, rows)
+    m.predictor(lambda est, features: {"mean": 1.0})  # not one per row: the predictor's own
+    assert m.predict_with(None, rows) == {"mean": 1.0}
+
+
+def test_the_alias_watcher_logs_a_failing_polls_traceback_once(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version whose bytes cannot be loaded: every poll (each 10 s retry) logged a full
+    traceback. Now the first failure has it, the same failure again is one line, and
+    another error has its own traceback."""
+    import logging
+    import pickle
+    import time
+
+    from airfoil.ml import Dataset, Model, ModelRegistry
+    from airfoil.ml._serve import ModelService
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+    reg = ModelRegistry(MemoryArtifactStore(), open_blob_store(str(tmp_path)), "p")
+    m = Model("w", init=dict, dataset=Dataset("w_data", targets=["y"]))
+    m.predictor(lambda est, features: [0.0] * len(features))
+    reg.publish("w", pickle.dumps({"a": 1}), kind="model")
+    reg.promote("w:1", "prod")
+
+    class Failing(ModelService):
+        def __init__(self) -> None:
+            super().__init__(m, reg, "w@prod", poll_s=0.01, loaded=None)
+            self.errors = [ValueError("bad bytes")] * 4 + [OSError("disk gone")] * 2
+
+        def check_once(self) -> bool:
+            if self.errors:
+                raise self.errors.pop(0)
+            return False
+
+    service = Failing()
+    with caplog.at_level(logging.INFO, logger="airfoil.ml.serve"):
+        service.start()
+        deadline = time.monotonic() + 10
+        while service.errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        service.stop()
+    records = [r for r in caplog.records if "new version" in r.getMessage()]
+    traced = [r.getMessage() for r in records if r.exc_info]
+    assert len(traced) == 2, [r.getMessage() for r in records]  # main: 6
+    again = [r.getMessage() for r in records if "failed again" in r.getMessage()]
+    assert len(again) == 4 and "ValueError: bad bytes" in again[0], again
+    assert any("works again" in r.getMessage() for r in records)

@@ -130,9 +130,9 @@ def test_replicas_are_matched_by_id_and_a_replaced_one_is_a_restart(tmp_path: Pa
         "starting",
     ]
     up = _pass(ray, first)
-    assert serve.applied == [
-        ("digits:1", 2, {"home": "h", "database_url": None, "blob_url": "b", "project": "p"})
-    ]
+    settings = {"home": "h", "database_url": None, "blob_url": "b", "project": "p"}
+    # the replicas' service takes the deployment's prediction timeout (60 s: none asked)
+    assert serve.applied == [("digits:1", 2, {**settings, "predict_timeout_s": 60.0})]
     assert [(m.ident, m.status, m.version, m.restarts) for m in up.members] == [
         ("r1", "ready", 1, 0),
         ("r2", "ready", 1, 0),
