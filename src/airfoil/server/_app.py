@@ -343,6 +343,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     from airfoil.server._cluster import router as cluster_router
     from airfoil.server._fast_lane import FastLane, hot_lanes
     from airfoil.server._observe_routes import router as observe_router
+    from airfoil.server._plan_routes import router as plan_router
     from airfoil.server._routes import ROUTE_ROLES, router
 
     _install_errors(app)
@@ -350,6 +351,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _install_latency(app, config.hooks, lane, config.allowed_hosts)
     _install_ops(app)
     app.include_router(router)
+    app.include_router(plan_router)
     app.include_router(observe_router)
     app.include_router(cluster_router)
     _install_console(app)
