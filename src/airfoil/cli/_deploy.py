@@ -129,15 +129,11 @@ def _deployment_name(text: str, verb: str) -> str:
         ConfigError: ``text`` is a reference (``digits@production``, ``digits:3``), which
             the server answered as "no deployment 'digits@production'".
     """
-    from airfoil.ml import parse_ref
+    from airfoil.ml._registry import name_only
 
-    ref = parse_ref(text)
-    if ref.version is not None or ref.alias is not None:
-        raise ConfigError(
-            f"a deployment is named by its model, not by the reference {text!r}: "
-            f"airfoil deploy {verb} {ref.name}"
-        )
-    return ref.name
+    return name_only(
+        text, "a deployment is named by its model", lambda name: f"airfoil deploy {verb} {name}"
+    )
 
 
 def last_exit(reason: str, code: int | None) -> str:

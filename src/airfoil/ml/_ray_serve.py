@@ -36,7 +36,8 @@ from airfoil.core.forks import forked_from
 from airfoil.core.projects import qualified_name
 from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
-from airfoil.ml._serve import DEFAULT_PREDICT_TIMEOUT, ModelService, create_service, find_model
+from airfoil.ml._serve import ModelService, create_service, find_model
+from airfoil.store.deployments import DEFAULT_PREDICT_TIMEOUT_S
 
 with warnings.catch_warnings():
     # Ray Serve defines its config models with a pydantic v1 idiom (extra ``Field``
@@ -105,7 +106,7 @@ class ModelReplica:
         self._pid = os.getpid()  # __del__ acts in this process only
         settings = dict(settings)
         key = settings.pop("model_key", None)
-        timeout = settings.pop("predict_timeout_s", None) or DEFAULT_PREDICT_TIMEOUT
+        timeout = float(settings.pop("predict_timeout_s", DEFAULT_PREDICT_TIMEOUT_S))
         scope = settings.pop("model_key_scope", None)
         registry = local_registry(AirfoilSettings(**settings))
         parsed = parse_ref(ref)

@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,22 +83,36 @@ def parse_ref(text: str) -> ModelRef:
     return ModelRef(name, version, alias)
 
 
-def rollback_name(text: str, alias: str) -> str:
-    """The model name a rollback of ``alias`` was given as ``text``.
+def name_only(text: str, takes: str, instead: Callable[[str], str]) -> str:
+    """The model name ``text`` gives, where a command takes a name and not a reference
+    (a rollback moves an alias *of a name*; a deployment is named by its model).
+
+    Args:
+        takes: what the command takes, said first ("a rollback takes the model's name").
+        instead: the command to use, given the name.
 
     Raises:
-        ConfigError: ``text`` is a reference (``m:3``, ``m@production``): a rollback moves
-            an alias of a name, to where it pointed before (it said "'m:3' has no alias
-            'production': promote a version first (airfoil models promote m:3:VERSION ...)").
+        ConfigError: ``text`` is a reference (``m:3``, ``m@production``): a rollback given one
+            said "'m:3' has no alias" and suggested ``promote m:3:VERSION``, and ``deploy
+            stop digits@production`` asked the server for a deployment of that name.
     """
     ref = parse_ref(text)
     if ref.version is not None or ref.alias is not None:
-        raise ConfigError(
-            f"a rollback takes the model's name, not the reference {text!r}: `airfoil models "
-            f"rollback {ref.name} {alias}` moves {alias!r} back to where it pointed before; "
-            f"`airfoil models promote {ref.name}:VERSION {alias}` points it at a version"
-        )
+        raise ConfigError(f"{takes}, not the reference {text!r}: {instead(ref.name)}")
     return ref.name
+
+
+def rollback_name(text: str, alias: str) -> str:
+    """The model name a rollback of ``alias`` was given as ``text`` (:func:`name_only`)."""
+    return name_only(
+        text,
+        "a rollback takes the model's name",
+        lambda name: (
+            f"`airfoil models rollback {name} {alias}` moves {alias!r} back to where it "
+            f"pointed before; `airfoil models promote {name}:VERSION {alias}` points it at a "
+            "version"
+        ),
+    )
 
 
 @dataclass(frozen=True)

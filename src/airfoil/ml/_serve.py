@@ -32,6 +32,7 @@ import pydantic
 from airfoil.core.errors import ConfigError
 from airfoil.ml._model import MisalignedPredictions
 from airfoil.ml._registry import LoadedModel, ModelRef, ModelRegistry, parse_ref
+from airfoil.store.deployments import DEFAULT_PREDICT_TIMEOUT_S
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -360,8 +361,6 @@ class PredictionTimeout(TimeoutError):
     """The predictor did not answer a request within the service's prediction timeout."""
 
 
-#: How long a ``/predict`` request waits for its prediction by default (seconds).
-DEFAULT_PREDICT_TIMEOUT = 60.0
 #: The most predictions running at once in one service (worker threads).
 PREDICT_THREADS = 8
 
@@ -416,7 +415,7 @@ def create_service(
     key: str | None = None,
     key_scope: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
-    predict_timeout_s: float = DEFAULT_PREDICT_TIMEOUT,
+    predict_timeout_s: float = DEFAULT_PREDICT_TIMEOUT_S,
 ) -> "FastAPI":
     """The FastAPI app of a model service (start watching with ``app.router.lifespan``).
 

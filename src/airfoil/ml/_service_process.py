@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.errors import ConfigError
+from airfoil.store.deployments import DEFAULT_PREDICT_TIMEOUT_S
 
 __all__ = ["ModelFetch", "preload", "serve_model"]
 
@@ -58,7 +59,7 @@ def serve_model(
     sample_rate: float = 0.01,
     announce: Callable[[str], None] | None = None,
     allowed_hosts: tuple[str, ...] = (),
-    predict_timeout_s: float | None = None,
+    predict_timeout_s: float = DEFAULT_PREDICT_TIMEOUT_S,
 ) -> None:
     """Serve the model ``ref`` names until the process is told to stop.
 
@@ -74,8 +75,7 @@ def serve_model(
             and addresses, and those of ``AIRFOIL_ALLOWED_HOSTS`` (comma-separated). Its key
             is ``AIRFOIL_MODEL_KEY``'s, taken out of the environment before the model's file
             is imported (:mod:`airfoil.ml._service_guard`).
-        predict_timeout_s: how long a prediction may take before its request is a 504
-            (None: :data:`airfoil.ml._serve.DEFAULT_PREDICT_TIMEOUT`).
+        predict_timeout_s: how long a prediction may take before its request is a 504.
 
     Raises:
         ConfigError, NotFoundError: a bad reference or port, no such model, no model file.
@@ -83,7 +83,7 @@ def serve_model(
     import uvicorn
 
     from airfoil.ml._registry import local_registry, parse_ref
-    from airfoil.ml._serve import DEFAULT_PREDICT_TIMEOUT, ModelService, create_service, find_model
+    from airfoil.ml._serve import ModelService, create_service, find_model
     from airfoil.ml._service_guard import key_from_environment
 
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -105,7 +105,7 @@ def serve_model(
         key=key,
         key_scope=scope,
         allowed_hosts=allowed,
-        predict_timeout_s=predict_timeout_s or DEFAULT_PREDICT_TIMEOUT,
+        predict_timeout_s=predict_timeout_s,
     )
     if announce is not None:
         gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # a supervisor's grant, if any

@@ -247,6 +247,7 @@ def _run_child(request: dict[str, Any], protocol_fd: int) -> None:
         if request.get("cpus"):
             os.sched_setaffinity(0, request["cpus"])
         from airfoil.ml._service_process import serve_model
+        from airfoil.store.deployments import DEFAULT_PREDICT_TIMEOUT_S
 
         serve_model(
             request["ref"],
@@ -254,7 +255,7 @@ def _run_child(request: dict[str, Any], protocol_fd: int) -> None:
             port=int(request["port"]),
             poll_s=float(request.get("poll_s", 0.5)),
             sample_rate=float(request.get("sample_rate", 0.0)),
-            predict_timeout_s=request.get("predict_timeout_s"),
+            predict_timeout_s=float(request.get("predict_timeout_s", DEFAULT_PREDICT_TIMEOUT_S)),
             announce=lambda line: print(line, flush=True),  # as a cold `airfoil serve` does
         )
         code = 0

@@ -7,8 +7,7 @@ the same roles table and dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
@@ -20,12 +19,12 @@ from airfoil.server import _history as hist
 from airfoil.server import _observability as obs
 from airfoil.server._routes import (
     _ERRORS,
-    ROUTE_ROLES,
     Deps,
     Viewer,
     _ExecId,
     _NodeId,
     _Project,
+    route_on,
 )
 from airfoil.store._log_search import MAX_RUNS as MAX_SEARCHED
 from airfoil.store._task_history import MAX_RUNS
@@ -42,11 +41,7 @@ from airfoil.wire._history import AnomalyList, LogSearchOut, TaskNameList, TaskS
 __all__ = ["router"]
 
 router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
-
-
-def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
-    ROUTE_ROLES[(method, API_PREFIX + path)] = role
-    return router.api_route(path, methods=[method], **kwargs)
+_route = route_on(router)
 
 
 @_route(

@@ -7,9 +7,6 @@ the same roles, path types and launch answer (an ``Idempotency-Key`` as the laun
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fastapi import APIRouter
 
 from airfoil.server import _plans as plans
@@ -17,7 +14,6 @@ from airfoil.server._auth import may_read
 from airfoil.server._routes import (
     _ERRORS,
     _REPLAYED,
-    ROUTE_ROLES,
     Deps,
     Runner,
     Viewer,
@@ -26,6 +22,7 @@ from airfoil.server._routes import (
     _launched,
     _Name,
     _Project,
+    route_on,
 )
 from airfoil.wire import (
     API_PREFIX,
@@ -39,11 +36,7 @@ from airfoil.wire import (
 __all__ = ["router"]
 
 router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
-
-
-def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
-    ROUTE_ROLES[(method, API_PREFIX + path)] = role
-    return router.api_route(path, methods=[method], **kwargs)
+_route = route_on(router)
 
 
 @_route("GET", "/projects/{project}/launch-plans", "viewer", response_model=LaunchPlanList)

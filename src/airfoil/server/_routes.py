@@ -56,7 +56,7 @@ from airfoil.wire import (
     VersionList,
 )
 
-__all__ = ["HOT_ROUTES", "NOT_FIRST", "ROUTE_ROLES", "router"]
+__all__ = ["HOT_ROUTES", "NOT_FIRST", "ROUTE_ROLES", "route_on", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)
@@ -141,9 +141,19 @@ async def _body(request: Request, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
-def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
-    ROUTE_ROLES[(method, API_PREFIX + path)] = role
-    return router.api_route(path, methods=[method], **kwargs)
+def route_on(api: APIRouter) -> Callable[..., Callable[[Any], Any]]:
+    """The decorator of ``api``'s routes (a router of ``/api/v1``: this module's, and those
+    kept in modules of their own): ``@route(METHOD, PATH, ROLE, **api_route kwargs)``, the
+    role recorded in :data:`ROUTE_ROLES`."""
+
+    def route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
+        ROUTE_ROLES[(method, API_PREFIX + path)] = role
+        return api.api_route(path, methods=[method], **kwargs)
+
+    return route
+
+
+_route = route_on(router)
 
 
 Viewer = Annotated[Principal, Depends(_caller("viewer"))]

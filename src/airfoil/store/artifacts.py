@@ -61,6 +61,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
 #: The largest version number (the SQL column is a 32-bit integer): a larger one names no
 #: version, and reached the database as an overflow (a 500, a 503 on PostgreSQL).
 MAX_VERSION = 2**31 - 1
+#: A content hash the registry wrote (hex SHA-256).
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def check_artifact_name(name: str, what: str = "artifact name") -> str:
@@ -475,8 +477,8 @@ def move_alias_checked(
     action = how.setdefault("action", "promote")
     target = plan_move(*where, version, action, store.alias_moves(*where))
     found = store.get_version(project, name, target)
+    verb = "rolled back" if action == "rollback" else "moved"
     if not blobs.exists(found.uri):
-        verb = "rolled back" if action == "rollback" else "moved"
         other = "roll back further or promote" if action == "rollback" else "promote"
         raise NotFoundError(
             f"the bytes of {found.ref} ({found.uri}) are gone from the blob store, "
@@ -485,7 +487,6 @@ def move_alias_checked(
             "bytes)"
         )
     if not _matches(blobs, found.uri, found.content_hash):
-        verb = "rolled back" if action == "rollback" else "moved"
         raise CorruptVersionError(
             f"the bytes of {found.ref} ({found.uri}) no longer match the hash they were "
             f"published with (damaged or changed since), so no service could load it: "
@@ -499,9 +500,8 @@ def _matches(blobs: BlobStore, uri: str, content_hash: str) -> bool:
     """Whether the blob at ``uri`` hashes (SHA-256, read in pieces) to ``content_hash``;
     True for a hash that is no SHA-256 (not one the registry wrote)."""
     import hashlib
-    import re
 
-    if not re.fullmatch(r"[0-9a-f]{64}", content_hash):
+    if not _SHA256.fullmatch(content_hash):
         return True
     digest = hashlib.sha256()
     with blobs.open_read(uri) as f:

@@ -110,7 +110,7 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     drift: list[ServedDrift] = msgspec.field(default_factory=list)
     #: How long each replica's ``/predict`` waits for the predictor (``airfoil serve
     #: --predict-timeout``; 60 s, the service's default, for a record written before it).
-    predict_timeout_s: float = 60.0  # DEFAULT_PREDICT_TIMEOUT_S
+    predict_timeout_s: float = DEFAULT_PREDICT_TIMEOUT_S
 
 
 #: The fields of a :class:`Deployment` its supervisor writes (the others are the user's).
